@@ -1,0 +1,37 @@
+"""Question answering over historical documents, with verbatim, offset-checked citations."""
+
+from assistant.settings import Settings  # noqa: I001  (sets offline/telemetry env first)
+from assistant.api import Assistant
+from assistant.errors import (
+    AssistantError,
+    BackendUnavailableError,
+    CorruptStoreError,
+    EmptyStoreError,
+    IngestError,
+    InvalidQuestionError,
+    ManifestError,
+    ModelError,
+    StoreError,
+    StoreLockedError,
+)
+from assistant.types import Answer, Citation, DocumentInfo, IngestReport, Passage
+
+__all__ = [
+    "Answer",
+    "Assistant",
+    "AssistantError",
+    "BackendUnavailableError",
+    "Citation",
+    "CorruptStoreError",
+    "DocumentInfo",
+    "EmptyStoreError",
+    "IngestError",
+    "IngestReport",
+    "InvalidQuestionError",
+    "ManifestError",
+    "ModelError",
+    "Passage",
+    "Settings",
+    "StoreError",
+    "StoreLockedError",
+]

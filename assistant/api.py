@@ -1,0 +1,108 @@
+"""The public entry point: ``Assistant`` ingests, retrieves and answers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from assistant.conversation import History, standalone_question, trim_history, validate_question
+from assistant.embedding import Embedder
+from assistant.errors import EmptyStoreError
+from assistant.ingest import Ingester, Progress
+from assistant.retrieval import Mode, Retriever
+from assistant.settings import Settings
+from assistant.store import PassageStore
+from assistant.types import Answer, IngestReport, Passage
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
+
+class Assistant:
+    """Question answering over the corpus, every claim cited to a verbatim excerpt.
+
+    Example:
+        >>> a = Assistant()
+        >>> a.ingest()
+        >>> a.ask("Why did Trotsky write to Krupskaya in May 1927?").text
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._lock = threading.Lock()
+        self._retriever: Retriever | None = None
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings)
+
+    @cached_property
+    def store(self) -> PassageStore:
+        return PassageStore(self.settings, self.embedder)
+
+    # -- ingestion --------------------------------------------------------------------------
+    def ingest(self, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Bring the store in line with the corpus folder (see :mod:`assistant.ingest`)."""
+        report = Ingester(self.settings, self.store, self.embedder).run(rebuild, progress)
+        with self._lock:
+            self._retriever = None  # passages changed: reload on next use
+        return report
+
+    # -- retrieval --------------------------------------------------------------------------
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                if self.store.count() == 0:
+                    raise EmptyStoreError(
+                        "the store is empty; run `assistant ingest` to build it from corpus/."
+                    )
+                self._retriever = Retriever(self.store, self.embedder, self.store.all_passages())
+            return self._retriever
+
+    def documents(self) -> list[dict[str, str]]:
+        """The documents in the store: id, title, author, date, kind (for filters and pages)."""
+        seen: dict[str, dict[str, str]] = {}
+        for p in self.retriever.passages:
+            seen.setdefault(
+                p.doc_id,
+                {"id": p.doc_id, "title": p.title, "author": p.author, "date": p.date,
+                 "kind": p.doc_kind},
+            )  # fmt: skip
+        return sorted(seen.values(), key=lambda d: d["title"])
+
+    def retrieve(
+        self,
+        question: str,
+        k: int = 10,
+        history: History | None = None,
+        doc_ids: Sequence[str] | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[Passage]:
+        """The passages the chain would use, best first (follow-ups resolved with history)."""
+        question = validate_question(question, self.settings.max_question_chars)
+        hist, _ = trim_history(history, self.settings)
+        query = standalone_question(question, hist)
+        return self.retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+
+    # -- answers ----------------------------------------------------------------------------
+    @cached_property
+    def chain(self) -> Runnable[dict[str, Any], Answer]:
+        """The LangChain Runnable: ``{"question", "history", "doc_ids"}`` in, ``Answer`` out."""
+        from assistant.chain import build_chain
+
+        return build_chain(self)
+
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        doc_ids: Sequence[str] | None = None,
+        mode: Mode = "hybrid",
+    ) -> Answer:
+        """Answer a question (or a follow-up, given the chat history) with citations."""
+        return self.chain.invoke(
+            {"question": question, "history": history or [], "doc_ids": doc_ids, "mode": mode}
+        )

@@ -1,0 +1,107 @@
+"""Questions and chat history: validation, trimming, and follow-up resolution without an LLM.
+
+A follow-up ("And what did he say about the secretaries?") means nothing to a retriever on its
+own. Without an LLM it is rewritten deterministically: the people, documents and topic words
+of the previous user turns are added to it when it leans on them (a pronoun, a leading "and",
+no name of its own).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import TYPE_CHECKING
+
+from assistant.errors import InvalidQuestionError
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+History = list[dict[str, str]]
+
+FOLLOW_UP_RE = re.compile(
+    r"^(and|but|so|also|then|what about|how about|why|и|а)\b|"
+    r"\b(he|him|his|she|her|hers|they|them|their|it|its|this|that|these|those|there|"
+    r"the letter|the book|the author|он|она|они|его|её|их|это)\b",
+    re.I,
+)
+NAME_RE = re.compile(r"\b[A-ZА-Я][\w’'-]+(?:\s+[A-ZА-Я][\w’'-]+)*")
+QUESTION_WORDS = {
+    "What", "Who", "Whom", "Why", "When", "Where", "Which", "How", "Did", "Does", "Do", "Was",
+    "Were", "Is", "Are", "And", "But", "So", "In", "On", "According", "Can", "Could", "Would",
+    "Tell", "Give", "List", "Name", "The", "A", "An", "Also", "Then", "Что", "Кто", "Почему",
+    "Когда", "Как", "Где", "И", "А",
+}  # fmt: skip
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """The question stripped, or InvalidQuestionError saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError("the question must be text; type a question.")
+    q = question.strip()
+    if not q:
+        raise InvalidQuestionError("the question is empty; type a question about the documents.")
+    if not any(unicodedata.category(c)[0] in "LN" for c in q):
+        raise InvalidQuestionError(
+            "the question has no words, only punctuation or symbols; type a question."
+        )
+    if len(q) > max_chars:
+        raise InvalidQuestionError(
+            f"the question is {len(q)} characters long; the limit is {max_chars}. "
+            "Shorten it (ask one thing at a time)."
+        )
+    return q
+
+
+def trim_history(history: History | None, settings: Settings) -> tuple[History, list[str]]:
+    """Valid history messages, the most recent ``max_history_turns`` of them, plus a note
+    saying how many older ones were left out (never silently)."""
+    if not history:
+        return [], []
+    if not isinstance(history, list):
+        raise InvalidQuestionError("history must be a list of {'role', 'content'} messages.")
+    clean: History = []
+    for i, msg in enumerate(history):
+        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
+            raise InvalidQuestionError(
+                f"history message {i} must be {{'role': 'user'|'assistant', 'content': str}}."
+            )
+        content = msg.get("content")
+        if isinstance(content, str) and content.strip():
+            clean.append({"role": str(msg["role"]), "content": content[: settings.max_question_chars * 4]})
+    limit = settings.max_history_turns
+    if len(clean) <= limit:
+        return clean, []
+    dropped = len(clean) - limit
+    return clean[-limit:], [f"Only the last {limit} messages of the chat were used ({dropped} older ones left out)."]
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether the question leans on earlier turns (pronouns, a leading 'and', no name)."""
+    names = [n for n in NAME_RE.findall(question) if n.split()[0] not in QUESTION_WORDS]
+    return bool(FOLLOW_UP_RE.search(question)) or (not names and len(question.split()) <= 5)
+
+
+def context_terms(history: History, max_turns: int = 2) -> list[str]:
+    """Names and topic words of the most recent user turns, most recent first."""
+    terms: list[str] = []
+    user_turns = [m["content"] for m in history if m["role"] == "user"][-max_turns:]
+    for text in reversed(user_turns):
+        for name in NAME_RE.findall(text):
+            words = [w for w in name.split() if w not in QUESTION_WORDS]
+            if words:
+                terms.append(" ".join(words))
+        terms.extend(
+            w for w in re.findall(r"[^\W\d_]{5,}", text) if w.lower() == w and w not in terms
+        )
+    return list(dict.fromkeys(terms))
+
+
+def standalone_question(question: str, history: History) -> str:
+    """The question as a retriever can use it: unchanged, or with the earlier turns' context."""
+    if not history or not is_follow_up(question):
+        return question
+    terms = context_terms(history)
+    if not terms:
+        return question
+    return f"{question} ({' '.join(terms[:12])})"

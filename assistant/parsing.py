@@ -1,0 +1,389 @@
+"""Source text -> structured blocks (headings, paragraphs, notes) with exact source offsets.
+
+Nothing here edits text: a block is a list of ``(start, end)`` segments of the source, so that
+whatever is shown to a user is ``source[start:end]``. A paragraph that a page break or a
+footnote block split in two is one block with two segments.
+
+Notes are recognised in four shapes: ``<sup>n</sup>`` footnotes (numbering may restart per
+page), ``[n]`` notes on a line of their own, runs of ``n. text`` endnotes after the text that
+cites them (per chapter in a book, at the end elsewhere), and superscript-digit markers (``⁴``)
+pointing at such endnotes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+BlockKind = Literal["heading", "paragraph", "note"]
+
+SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_SUP_TO_DIGIT = str.maketrans(SUPERSCRIPTS, "0123456789")
+
+PARA_RE = re.compile(r"\S(?:.*?\S)??(?=\s*\n[ \t\r\f\v]*\n|\s*\Z)", re.S)
+SUP_TAG_RE = re.compile(r"<sup>\s*(\d{1,3})\s*</sup>")
+SUP_DIGITS_RE = re.compile(f"(?<=[^\\s{SUPERSCRIPTS}])[{SUPERSCRIPTS}]{{1,3}}")
+BRACKET_RE = re.compile(r"\s?\[(\d{1,3})\]")
+FOOTNOTE_HEAD_RE = re.compile(r"<sup>\s*(\d{1,3})\s*</sup>\s*")
+BRACKET_NOTE_RE = re.compile(r"\[(\d{1,3})\]\s*")
+NUMBERED_RE = re.compile(r"\s*(?:[-*]\s+)?\[?(\d{1,3})\.(?:\]\(#[^)]*\))?\s+")
+CHAPTER_RE = re.compile(r"(\d{1,3})\.\s+(\S.{0,150})")
+TOC_LINK_RE = re.compile(r"\[([^\]]+)\]\(#[^)]*\)")
+BRACKET_HEADING_RE = re.compile(r"\[([A-Z][a-z]+(?: [a-z]+)?)\]")
+
+LANGUAGE_SWITCH = {"English", "Русский", "Deutsch", "Español", "Français"}
+NAMED_HEADINGS = {
+    "foreword", "preface", "introduction", "conclusion", "epilogue", "afterword", "contents",
+    "about the author", "note from the translator", "notes", "endnotes", "bibliography",
+    "index", "appendix", "glossary", "glossary of abbreviations and terms",
+    "selected biographical notes", "biographical notes", "acknowledgements", "acknowledgments",
+    "dates of party congresses, conferences, and comintern congresses",
+}  # fmt: skip
+TERMINAL = ".?!…:;\"”»)]*'’"
+
+
+@dataclass
+class Block:
+    """A heading, paragraph or note: one or more source segments."""
+
+    kind: BlockKind
+    segments: list[tuple[int, int]]
+    section: str = ""
+    note_label: str = ""
+    markers: list[tuple[str, int]] = field(default_factory=list)  # (label, source offset)
+    note_targets: list[int] = field(default_factory=list)  # block indexes of cited notes
+    links: list[tuple[int, int]] = field(default_factory=list)  # (marker offset, note block)
+    cited_by: list[int] = field(default_factory=list)  # for notes: blocks that cite it
+    language: str = "en"
+
+    @property
+    def start(self) -> int:
+        return self.segments[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.segments[-1][1]
+
+
+def paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    """Offsets of blank-line separated paragraphs, trimmed of surrounding whitespace."""
+    pos, n = 0, len(text)
+    for gap in re.finditer(r"\n[ \t\r\f\v\u00a0]*\n\s*", text):
+        yield from _trimmed(text, pos, gap.start())
+        pos = gap.end()
+    if pos < n:
+        yield from _trimmed(text, pos, n)
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    while start < end and (text[start].isspace() or _invisible(text[start])):
+        start += 1
+    while end > start and (text[end - 1].isspace() or _invisible(text[end - 1])):
+        end -= 1
+    if start < end:
+        yield start, end
+
+
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def clean(text: str) -> str:
+    """What the embedder and the lexical index read: markup and note markers gone, NFC."""
+    text = SUP_TAG_RE.sub("", text)
+    text = re.sub(f"[{SUPERSCRIPTS}]+", "", text)
+    text = BRACKET_RE.sub("", text)
+    text = TOC_LINK_RE.sub(r"\1", text)
+    text = re.sub(r"\*\*?|__|(?<!\w)_|_(?!\w)", "", text)
+    text = "".join(" " if _invisible(c) and c not in "\u200d" else c for c in text)
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+
+
+def language_of(text: str) -> str:
+    """'ru' when most letters are Cyrillic, else 'en'."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "en"
+    cyrillic = sum(1 for c in letters if "\u0400" <= c <= "\u04ff")
+    return "ru" if cyrillic / len(letters) > 0.5 else "en"
+
+
+def parse(text: str, kind: str = "document") -> list[Block]:
+    """Structure a document's text into blocks, with notes linked to the blocks citing them."""
+    raw = [
+        piece
+        for s, e in paragraphs(text)
+        if not _boilerplate(text[s:e])
+        for piece in _split_numbered_lines(text, s, e)
+    ]
+    toc = _toc_titles(text, raw)
+    blocks = _classify(text, raw, toc, is_book=kind == "book")
+    blocks = _mark_endnotes(text, blocks)
+    blocks = _repair_breaks(text, blocks)
+    _assign_sections(text, blocks, kind == "book")
+    _link_notes(text, blocks)
+    for b in blocks:
+        b.language = language_of(" ".join(text[s:e] for s, e in b.segments))
+    return blocks
+
+
+def _split_numbered_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """A paragraph whose lines are a numbered list (endnotes set line by line) becomes one
+    paragraph per item; lines that do not start an item stay with the item before them."""
+    lines = list(re.finditer(r"[^\n]+", text[start:end]))
+    heads = [m for m in lines if NUMBERED_RE.match(m.group(0))]
+    if len(heads) < 2:
+        return [(start, end)]
+    cuts = sorted({start + m.start() for m in heads} | {start})
+    pieces = [(a, b) for a, b in zip(cuts, [*cuts[1:], end], strict=True)]
+    return [t for a, b in pieces for t in _trimmed(text, a, b)]
+
+
+def _boilerplate(par: str) -> bool:
+    """Web-site furniture: the site banner, the join form, a language switcher."""
+    p = par.strip()
+    return (
+        p.startswith("[Classics]")
+        or p == "Join us"
+        or "fill in this form" in p
+        or p in LANGUAGE_SWITCH
+    )
+
+
+def _key(title: str) -> str:
+    return re.sub(r"[\W_]+", "", title.lower())
+
+
+def _toc_titles(text: str, raw: list[tuple[int, int]]) -> set[str]:
+    """Titles listed in a contents section, as comparison keys."""
+    titles: set[str] = set()
+    for s, e in raw:
+        par = text[s:e]
+        for m in TOC_LINK_RE.finditer(par):
+            titles.add(_key(m.group(1)))
+    return titles
+
+
+def _is_heading(par: str, toc: set[str], is_book: bool, next_chapter: int) -> str | None:
+    """The heading's title if ``par`` is one, else None."""
+    line = " ".join(par.split())
+    if "\n" in par.strip() and len(line) > 160 or len(line) > 160 or not line:
+        return None
+    bare = line.strip("*_ ").rstrip(SUPERSCRIPTS)
+    if TOC_LINK_RE.fullmatch(bare) or bare.startswith("[") and "](#" in bare:
+        return None
+    m = CHAPTER_RE.fullmatch(bare)
+    if m and is_book:
+        # Chapters come in order; a numbered line that breaks the sequence is a list or a note.
+        title = m.group(2)
+        if int(m.group(1)) == next_chapter and bare[-1] not in ".,;:" and _capital(title):
+            return bare
+        return None
+    key = _key(bare)
+    if bare.lower().rstrip(":") in NAMED_HEADINGS or (len(key) >= 6 and key in toc):
+        return bare
+    bm = BRACKET_HEADING_RE.fullmatch(bare)
+    if bm:
+        return bm.group(1)
+    if not is_book and _title_case_line(bare):
+        return bare
+    return None
+
+
+def _capital(title: str) -> bool:
+    first = title.lstrip("“\"«'‘*_")
+    return bool(first) and (first[0].isupper() or first[0].isdigit())
+
+
+def _title_case_line(line: str) -> bool:
+    if len(line) > 60 or line[-1] in TERMINAL or re.search(r"[\d\[\]“\"(.,]", line):
+        return False
+    words = re.findall(r"[^\W\d_]+", line)
+    long_words = [w for w in words if len(w) > 3]
+    return len(words) >= 3 and bool(long_words) and all(w[0].isupper() for w in long_words)
+
+
+def _classify(
+    text: str, raw: list[tuple[int, int]], toc: set[str], is_book: bool
+) -> list[Block]:
+    blocks: list[Block] = []
+    next_chapter = 1
+    pending_bracket: Block | None = None
+    for s, e in raw:
+        par = text[s:e]
+        if pending_bracket is not None:  # "[n]" alone on a line: the next paragraph is its text
+            pending_bracket.segments.append((s, e))
+            pending_bracket = None
+            continue
+        if m := FOOTNOTE_HEAD_RE.match(par):
+            blocks.append(Block("note", [(s, e)], note_label=m.group(1)))
+            continue
+        if m := BRACKET_NOTE_RE.match(par):
+            note = Block("note", [(s, e)], note_label=m.group(1))
+            blocks.append(note)
+            if m.end() == len(par):
+                pending_bracket = note
+            continue
+        title = _is_heading(par, toc, is_book, next_chapter)
+        if title is not None:
+            if (cm := CHAPTER_RE.fullmatch(title)) and is_book:
+                next_chapter = int(cm.group(1)) + 1
+            blocks.append(Block("heading", [(s, e)], section=title))
+            continue
+        blocks.append(Block("paragraph", [(s, e)]))
+    for b in blocks:
+        if b.kind == "paragraph":
+            b.markers = _markers(text, b.start, b.end)
+    return blocks
+
+
+def _markers(text: str, start: int, end: int) -> list[tuple[str, int]]:
+    par = text[start:end]
+    found = [(m.group(1), start + m.start()) for m in SUP_TAG_RE.finditer(par)]
+    found += [
+        (m.group(0).translate(_SUP_TO_DIGIT), start + m.start())
+        for m in SUP_DIGITS_RE.finditer(par)
+    ]
+    found += [(m.group(1), start + m.start()) for m in BRACKET_RE.finditer(par)]
+    return sorted(found, key=lambda x: x[1])
+
+
+def _scopes(blocks: list[Block]) -> list[list[int]]:
+    """Runs of block indexes between headings (a chapter with its endnotes)."""
+    scopes: list[list[int]] = [[]]
+    for i, b in enumerate(blocks):
+        if b.kind == "heading":
+            scopes.append([])
+        else:
+            scopes[-1].append(i)
+    return [s for s in scopes if s]
+
+
+def _mark_endnotes(text: str, blocks: list[Block]) -> list[Block]:
+    """Turn runs of ``n. text`` paragraphs after a scope's last marker into notes.
+
+    A scope that already has ``<sup>``/``[n]`` notes keeps its numbered paragraphs as text
+    (a letter's numbered paragraphs). An unnumbered paragraph inside a run continues the
+    note before it when that note is unfinished.
+    """
+    absorbed: set[int] = set()
+    for scope in _scopes(blocks):
+        if any(blocks[i].kind == "note" for i in scope):
+            continue
+        labels = {lab for i in scope for lab, _ in blocks[i].markers}
+        last_marker = max((i for i in scope if blocks[i].markers), default=None)
+        if last_marker is None:
+            continue
+        current: Block | None = None
+        for i in scope:
+            b = blocks[i]
+            if i <= last_marker or b.kind != "paragraph":
+                continue
+            m = NUMBERED_RE.match(text, b.start)
+            if m and m.start() == b.start and m.group(1) in labels:
+                b.kind, b.note_label, b.markers = "note", m.group(1), []
+                current = b
+            elif current is not None and _continues(text, current, b):
+                current.segments.extend(b.segments)
+                absorbed.add(i)
+            else:
+                current = None
+    return [b for i, b in enumerate(blocks) if i not in absorbed]
+
+
+def _continues(text: str, note: Block, b: Block) -> bool:
+    """An unnumbered paragraph after a note continues it when the note is unfinished."""
+    return text[note.end - 1] not in TERMINAL or text[b.start].islower()
+
+
+def _repair_breaks(text: str, blocks: list[Block]) -> list[Block]:
+    """Join paragraphs that a page break or an interposed footnote block split in two."""
+    out: list[Block] = []
+    open_par: Block | None = None  # the latest paragraph, if nothing but notes followed it
+    adjacent = False
+    for b in blocks:
+        if b.kind == "paragraph" and open_par is not None and _split(text, open_par, b, adjacent):
+            open_par.segments.extend(b.segments)
+            open_par.markers.extend(b.markers)
+            adjacent = True
+            continue
+        out.append(b)
+        if b.kind == "heading":
+            open_par = None
+        elif b.kind == "paragraph":
+            open_par, adjacent = b, True
+        else:
+            adjacent = False
+    return out
+
+
+def _split(text: str, a: Block, b: Block, adjacent: bool) -> bool:
+    """Whether ``b`` continues ``a``: ``a`` stops mid-sentence and ``b`` picks it up."""
+    tail = SUP_TAG_RE.sub("", text[a.segments[-1][0] : a.end]).rstrip(SUPERSCRIPTS + " ")
+    if not tail or tail[-1] in TERMINAL:
+        return False
+    first = text[b.start]
+    if first.islower():
+        return True
+    return adjacent and len(tail) > 300 and tail[-1].isalpha() and first.isalpha()
+
+
+def _assign_sections(text: str, blocks: list[Block], is_book: bool) -> None:
+    """Every block gets the heading it falls under; a letter's paragraph number; a note's label."""
+    heading, number = "", ""
+    for b in blocks:
+        if b.kind == "heading":
+            heading, number = b.section, ""
+            continue
+        if b.kind == "note":
+            b.section = f"{heading}, note {b.note_label}" if heading else f"note {b.note_label}"
+            continue
+        m = NUMBERED_RE.match(text, b.start)
+        if not is_book and m and m.start() == b.start:
+            number = m.group(1)
+        parts = [heading, f"¶ {number}" if number else ""]
+        b.section = ", ".join(p for p in parts if p)
+
+
+def _link_notes(text: str, blocks: list[Block]) -> None:
+    """Point each marker at its note: the next note with that label, else the nearest before.
+
+    Within a chapter the endnotes follow the text; ``<sup>`` footnotes restart per page and
+    sit right after the paragraph that a page break interrupted, so "next with that label"
+    finds the right one in both cases.
+    """
+    notes_by_label: dict[str, list[int]] = {}
+    for i, b in enumerate(blocks):
+        if b.kind == "note":
+            notes_by_label.setdefault(b.note_label, []).append(i)
+    chapter = _chapter_index(blocks)
+    for i, b in enumerate(blocks):
+        for label, pos in b.markers:
+            target = _resolve(notes_by_label.get(label, []), i, chapter)
+            if target is None:
+                continue
+            b.links.append((pos, target))
+            if target not in b.note_targets:
+                b.note_targets.append(target)
+                blocks[target].cited_by.append(i)
+
+
+def _chapter_index(blocks: list[Block]) -> list[int]:
+    idx, out = 0, []
+    for b in blocks:
+        if b.kind == "heading":
+            idx += 1
+        out.append(idx)
+    return out
+
+
+def _resolve(candidates: list[int], i: int, chapter: list[int]) -> int | None:
+    same = [c for c in candidates if chapter[c] == chapter[i]] or candidates
+    after = [c for c in same if c > i]
+    if after:
+        return after[0]
+    before = [c for c in same if c < i]
+    return before[-1] if before else None

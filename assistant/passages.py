@@ -1,0 +1,231 @@
+"""Blocks -> passages sized for the embedder, cut at sentence boundaries, with notes linked.
+
+A passage's ``text`` is always ``source[start:end]``; its ``embed_text`` (what the model and the
+lexical index read) is the section title followed by the cleaned text of its sentences, and
+never exceeds the model's 256 word pieces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from assistant.corpus import SourceFile
+from assistant.embedding import MODEL_MAX_TOKENS
+from assistant.parsing import Block, clean, language_of, parse
+from assistant.types import Passage
+
+CHUNKER_VERSION = "4"
+SECTION_TOKENS = 40  # most word pieces the section-title prefix may take
+MERGE_TARGET = 0.6  # short paragraphs of a section are merged up to this share of the budget
+
+ABBREVIATIONS = {
+    "cf", "pp", "p", "vol", "vols", "no", "nos", "ed", "eds", "ibid", "op", "cit", "etc", "viz",
+    "st", "dr", "mr", "mrs", "ms", "jr", "sr", "gen", "col", "lt", "prof", "t", "s", "m", "g",
+    "i.e", "e.g", "c", "ch", "art", "fig", "trans", "comp", "al", "approx", "ca", "tr",
+}  # fmt: skip
+SENTENCE_END_RE = re.compile(
+    r"[.?!…]+(?:[\"”»’'\)\]]|<sup>\s*\d+\s*</sup>|[⁰¹²³⁴⁵⁶⁷⁸⁹]|\[\d{1,3}\])*(?=\s+\S)"
+)
+WORD_BEFORE_RE = re.compile(r"([^\W\d_][\w.]*|\d+)\.?$")
+
+Counter = Callable[[Sequence[str]], list[int]]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence (or a piece of an over-long one): a source span inside one segment."""
+
+    start: int
+    end: int
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[Unit]:
+    """Sentences of ``text[start:end]``, as spans that cover it without gaps worth keeping."""
+    units: list[Unit] = []
+    pos = start
+    for m in SENTENCE_END_RE.finditer(text, start, end):
+        if _abbreviation(text, pos, m.start()):
+            continue
+        units.append(Unit(pos, m.end()))
+        pos = m.end()
+        while pos < end and text[pos].isspace():
+            pos += 1
+    if pos < end:
+        units.append(Unit(pos, end))
+    return [u for u in units if text[u.start : u.end].strip()]
+
+
+def _abbreviation(text: str, sent_start: int, dot: int) -> bool:
+    """A period that ends an initial ("V. I. Lenin") or an abbreviation, not a sentence."""
+    if text[dot] != ".":
+        return False
+    m = WORD_BEFORE_RE.search(text, max(sent_start, dot - 12), dot)
+    if not m:
+        return False
+    word = m.group(1).rstrip(".").lower()
+    return (len(word) == 1 and word.isalpha()) or word in ABBREVIATIONS
+
+
+class Chunker:
+    """Cuts one source file's blocks into passages within a word-piece budget."""
+
+    def __init__(self, count: Counter, max_tokens: int = 200) -> None:
+        self.count = count
+        self.max_tokens = min(max_tokens, MODEL_MAX_TOKENS - 2 - SECTION_TOKENS)
+
+    def passages(self, src: SourceFile) -> list[Passage]:
+        """All passages of a source file, in document order, notes linked both ways."""
+        text = src.text
+        blocks = parse(text, src.info.kind)
+        groups = self._group(text, blocks)
+        passages: list[Passage] = []
+        owner: dict[int, list[int]] = {}  # block index -> passage indexes
+        for block_ids, units in groups:
+            first = blocks[block_ids[0]]
+            idx = len(passages)
+            passages.append(self._passage(src, first, units, idx))
+            for b in block_ids:
+                owner.setdefault(b, []).append(idx)
+        return _link(passages, blocks, owner)
+
+    def _group(self, text: str, blocks: list[Block]) -> list[tuple[list[int], list[Unit]]]:
+        """Pack sentences: long blocks split evenly, short neighbours of one section merged."""
+        out: list[tuple[list[int], list[Unit]]] = []
+        for i, b in enumerate(blocks):
+            if b.kind == "heading":
+                continue
+            units = [u for s, e in b.segments for u in sentence_spans(text, s, e)]
+            sizes = self.count([clean(text[u.start : u.end]) for u in units])
+            units, sizes = self._split_long(text, units, sizes)
+            total = sum(sizes)
+            if total == 0:
+                continue
+            if out and self._mergeable(blocks, out[-1], b, total, text):
+                out[-1][0].append(i)
+                out[-1][1].extend(units)
+                continue
+            for piece in _even_pieces(units, sizes, self.max_tokens):
+                out.append(([i], piece))
+        return out
+
+    def _mergeable(
+        self,
+        blocks: list[Block],
+        last: tuple[list[int], list[Unit]],
+        b: Block,
+        total: int,
+        text: str,
+    ) -> bool:
+        prev = blocks[last[0][-1]]
+        if prev.kind != "paragraph" or b.kind != "paragraph" or prev.section != b.section:
+            return False
+        if prev.language != b.language:
+            return False
+        last_tokens = sum(self.count([clean(text[u.start : u.end]) for u in last[1]]))
+        return last_tokens + total <= self.max_tokens * MERGE_TARGET
+
+    def _split_long(
+        self, text: str, units: list[Unit], sizes: list[int]
+    ) -> tuple[list[Unit], list[int]]:
+        """A sentence longer than the budget is cut at spaces into pieces within it."""
+        out_u: list[Unit] = []
+        out_s: list[int] = []
+        for u, n in zip(units, sizes, strict=True):
+            if n <= self.max_tokens:
+                out_u.append(u)
+                out_s.append(n)
+                continue
+            pieces = math.ceil(n / self.max_tokens) + 1
+            for piece in _cut_words(text, u, pieces):
+                out_u.append(piece)
+                out_s.append(self.count([clean(text[piece.start : piece.end])])[0])
+        return out_u, out_s
+
+    def _passage(self, src: SourceFile, block: Block, units: list[Unit], order: int) -> Passage:
+        text = src.text
+        start, end = units[0].start, units[-1].end
+        body = clean(" ".join(text[u.start : u.end] for u in units))
+        section = block.section
+        info = src.info
+        raw = text[start:end]
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:10]
+        return Passage(
+            id=f"{info.id}:{start}-{end}:{digest}",
+            doc_id=info.id,
+            title=info.title,
+            section=section,
+            kind="note" if block.kind == "note" else "body",
+            language=language_of(body),
+            text=raw,
+            source=info.source,
+            start=start,
+            end=end,
+            author=info.author,
+            date=info.date,
+            doc_kind=info.kind,
+            note_label=block.note_label,
+            embed_text=self._embed_text(section, body),
+            order=order,
+        )
+
+    def _embed_text(self, section: str, body: str) -> str:
+        title = clean(section)
+        if title and self.count([title])[0] > SECTION_TOKENS:
+            title = " ".join(title.split()[:12])
+        return f"{title}: {body}" if title else body
+
+
+def _cut_words(text: str, u: Unit, pieces: int) -> list[Unit]:
+    words = [m.span() for m in re.finditer(r"\S+", text[u.start : u.end])]
+    per = max(1, math.ceil(len(words) / pieces))
+    out = []
+    for i in range(0, len(words), per):
+        chunk = words[i : i + per]
+        out.append(Unit(u.start + chunk[0][0], u.start + chunk[-1][1]))
+    return out
+
+
+def _even_pieces(units: list[Unit], sizes: list[int], budget: int) -> list[list[Unit]]:
+    """Split a block's sentences into the fewest pieces within budget, of similar size."""
+    total = sum(sizes)
+    n = max(1, math.ceil(total / budget))
+    target = total / n
+    pieces: list[list[Unit]] = [[]]
+    acc = 0
+    for u, s in zip(units, sizes, strict=True):
+        if pieces[-1] and (acc + s > budget or (acc >= target and len(pieces) < n)):
+            pieces.append([])
+            acc = 0
+        pieces[-1].append(u)
+        acc += s
+    return [p for p in pieces if p]
+
+
+def _link(passages: list[Passage], blocks: list[Block], owner: dict[int, list[int]]) -> list[Passage]:
+    """Body passages list the notes their markers cite; notes list the passages citing them."""
+    from dataclasses import replace
+
+    notes: dict[int, list[str]] = {}
+    refs: dict[int, list[str]] = {}
+    for bi, block in enumerate(blocks):
+        for pos, target in block.links:
+            citing = [p for p in owner.get(bi, []) if passages[p].start <= pos < passages[p].end]
+            cited = owner.get(target, [])
+            if not citing or not cited:
+                continue
+            for p in citing:
+                notes.setdefault(p, []).extend(passages[c].id for c in cited[:1])
+            for c in cited:
+                refs.setdefault(c, []).extend(passages[p].id for p in citing)
+    return [
+        replace(
+            p,
+            notes=tuple(dict.fromkeys(notes.get(i, []))),
+            refs=tuple(dict.fromkeys(refs.get(i, []))),
+        )
+        for i, p in enumerate(passages)
+    ]

@@ -1,0 +1,107 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates, fused by normalised score.
+
+Plain reciprocal-rank fusion throws the scores away and lets a weak dense list drown a strong
+lexical hit. Here both scores are put on one scale (BM25 divided by the query's best BM25
+score; cosine as it is, relative to the best cosine) and added with weights; notes are pulled
+up with the paragraphs that cite them and vice versa.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from assistant.embedding import Embedder
+from assistant.lexical import LexicalIndex
+from assistant.store import PassageStore
+from assistant.types import Passage
+
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How the two scores combine (tuned on eval/questions/dev.jsonl)."""
+
+    dense: float = 1.0
+    lexical: float = 0.6
+    link: float = 0.5  # share of a linked passage's score a note or paragraph inherits
+    candidates: int = 60
+
+
+class Retriever:
+    """Searches the passages held in memory (metadata) and the store (vectors)."""
+
+    def __init__(
+        self,
+        store: PassageStore,
+        embedder: Embedder,
+        passages: Sequence[Passage],
+        weights: FusionWeights | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.passages = list(passages)
+        self.by_id = {p.id: p for p in self.passages}
+        self.pos = {p.id: i for i, p in enumerate(self.passages)}
+        self.weights = weights or FusionWeights()
+        self.lexical = LexicalIndex(
+            [p.embed_text for p in self.passages], [p.doc_id for p in self.passages]
+        )
+
+    def dense(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> dict[str, float]:
+        if not self.passages:
+            return {}
+        vec = self.embedder.embed_query(query)
+        return dict(self.store.search(vec, min(k, len(self.passages)), doc_ids))
+
+    def bm25(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> dict[str, float]:
+        return {self.passages[i].id: s for i, s in self.lexical.search(query, k, doc_ids)}
+
+    def search(
+        self, query: str, k: int = 10, doc_ids: Sequence[str] | None = None, mode: Mode = "hybrid"
+    ) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first, each with its fused score."""
+        n = max(k, self.weights.candidates)
+        if mode == "dense":
+            return self._ranked(self.dense(query, n, doc_ids), k)
+        if mode == "lexical":
+            return self._ranked(self.bm25(query, n, doc_ids), k)
+        scores = self._fuse(self.dense(query, n, doc_ids), self.bm25(query, n, doc_ids))
+        return self._ranked(self._pull_links(scores, doc_ids), k)
+
+    def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> dict[str, float]:
+        w = self.weights
+        top_lex = max(lexical.values(), default=0.0) or 1.0
+        floor = min(dense.values(), default=0.0)
+        out: dict[str, float] = {}
+        for pid in dense.keys() | lexical.keys():
+            d = dense.get(pid, floor)
+            lx = lexical.get(pid, 0.0) / top_lex
+            out[pid] = w.dense * d + w.lexical * lx
+        return out
+
+    def _pull_links(
+        self, scores: dict[str, float], doc_ids: Sequence[str] | None
+    ) -> dict[str, float]:
+        """A note inherits part of its paragraph's score, and a paragraph part of its note's."""
+        if self.weights.link <= 0:
+            return scores
+        out = dict(scores)
+        for pid, s in scores.items():
+            p = self.by_id.get(pid)
+            if p is None:
+                continue
+            for other in (*p.notes, *p.refs):
+                if other in self.by_id and (not doc_ids or self.by_id[other].doc_id in doc_ids):
+                    out[other] = max(out.get(other, 0.0), self.weights.link * s)
+        return out
+
+    def _ranked(self, scores: dict[str, float], k: int) -> list[Passage]:
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], self.pos.get(kv[0], 0)))
+        return [self.by_id[pid].with_score(s) for pid, s in best[:k] if pid in self.by_id]
+
+    def linked(self, p: Passage) -> list[Passage]:
+        """The notes a paragraph cites, or the paragraphs that cite a note."""
+        return [self.by_id[i] for i in (*p.notes, *p.refs) if i in self.by_id]

