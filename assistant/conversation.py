@@ -82,18 +82,17 @@ def is_follow_up(question: str) -> bool:
     return bool(FOLLOW_UP_RE.search(question)) or (not names and len(question.split()) <= 5)
 
 
-def context_terms(history: History, max_turns: int = 2) -> list[str]:
-    """Names and topic words of the most recent user turns, most recent first."""
-    terms: list[str] = []
+def context_terms(history: History, max_turns: int = 3) -> list[str]:
+    """The last user turn's words, then the names of the turns before it."""
     user_turns = [m["content"] for m in history if m["role"] == "user"][-max_turns:]
-    for text in reversed(user_turns):
+    if not user_turns:
+        return []
+    terms = [user_turns[-1].strip().rstrip("?")]
+    for text in reversed(user_turns[:-1]):
         for name in NAME_RE.findall(text):
             words = [w for w in name.split() if w not in QUESTION_WORDS]
-            if words:
+            if words and " ".join(words) not in terms[0]:
                 terms.append(" ".join(words))
-        terms.extend(
-            w for w in re.findall(r"[^\W\d_]{5,}", text) if w.lower() == w and w not in terms
-        )
     return list(dict.fromkeys(terms))
 
 
@@ -104,4 +103,4 @@ def standalone_question(question: str, history: History) -> str:
     terms = context_terms(history)
     if not terms:
         return question
-    return f"{question} ({' '.join(terms[:12])})"
+    return f"{question} ({'; '.join(terms)})"

@@ -7,6 +7,7 @@ English words are Snowball-stemmed, Russian words too, stop words dropped.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -19,8 +20,8 @@ STOP_EN = frozenset(
     """a an and are as at be been but by did do does for from had has have he her his how i if
     in into is it its me my no not of on or our she so such than that the their them then there
     these they this to was we were what when where which who whom why will with would you your
-    about after also any can could did should upon may might more most other some only one two
-    between during before being each very own same over under again further here once both""".split()
+    about after also any can could did should upon may might more most other some only
+    between during before being each very own same over under again further here once""".split()
 )
 STOP_RU = frozenset("и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по".split())
 
@@ -52,8 +53,11 @@ class LexicalIndex:
         self.size = len(texts)
         self.doc_ids = np.array(doc_ids, dtype=object)
         self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        self.doc_freq: Counter[str] = Counter()
         if self.size:
             tokens = [tokenize(t) or ["∅"] for t in texts]
+            for toks in tokens:
+                self.doc_freq.update(set(toks))
             self.bm25.index(tokens, show_progress=False)
 
     def search(

@@ -283,8 +283,10 @@ def _mark_endnotes(text: str, blocks: list[Block]) -> list[Block]:
             if i <= last_marker or b.kind != "paragraph":
                 continue
             m = NUMBERED_RE.match(text, b.start)
-            if m and m.start() == b.start and m.group(1) in labels:
-                b.kind, b.note_label, b.markers = "note", m.group(1), []
+            label = m.group(1) if m and m.start() == b.start else None
+            follows = current is not None and label == str(int(current.note_label) + 1)
+            if label is not None and (label in labels or follows):
+                b.kind, b.note_label, b.markers = "note", label, []
                 current = b
             elif current is not None and _continues(text, current, b):
                 current.segments.extend(b.segments)
@@ -362,7 +364,7 @@ def _link_notes(text: str, blocks: list[Block]) -> None:
     chapter = _chapter_index(blocks)
     for i, b in enumerate(blocks):
         for label, pos in b.markers:
-            target = _resolve(notes_by_label.get(label, []), i, chapter)
+            target = _resolve(blocks, notes_by_label.get(label, []), i, pos, chapter)
             if target is None:
                 continue
             b.links.append((pos, target))
@@ -380,10 +382,12 @@ def _chapter_index(blocks: list[Block]) -> list[int]:
     return out
 
 
-def _resolve(candidates: list[int], i: int, chapter: list[int]) -> int | None:
+def _resolve(
+    blocks: list[Block], candidates: list[int], i: int, pos: int, chapter: list[int]
+) -> int | None:
     same = [c for c in candidates if chapter[c] == chapter[i]] or candidates
-    after = [c for c in same if c > i]
+    after = [c for c in same if blocks[c].start > pos]
     if after:
         return after[0]
-    before = [c for c in same if c < i]
+    before = [c for c in same if blocks[c].start < pos]
     return before[-1] if before else None

@@ -18,7 +18,7 @@ from assistant.embedding import MODEL_MAX_TOKENS
 from assistant.parsing import Block, clean, language_of, parse
 from assistant.types import Passage
 
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 SECTION_TOKENS = 40  # most word pieces the section-title prefix may take
 MERGE_TARGET = 0.6  # short paragraphs of a section are merged up to this share of the budget
 
@@ -61,7 +61,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[Unit]:
 
 def _abbreviation(text: str, sent_start: int, dot: int) -> bool:
     """A period that ends an initial ("V. I. Lenin") or an abbreviation, not a sentence."""
-    if text[dot] != ".":
+    if text[dot] != "." or text[dot + 1 : dot + 2] in ("”", "\"", "»", "’", ")"):
         return False
     m = WORD_BEFORE_RE.search(text, max(sent_start, dot - 12), dot)
     if not m:
@@ -168,7 +168,7 @@ class Chunker:
             date=info.date,
             doc_kind=info.kind,
             note_label=block.note_label,
-            embed_text=self._embed_text(section, body),
+            embed_text=body if block.kind == "note" else self._embed_text(section, body),
             order=order,
         )
 

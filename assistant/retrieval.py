@@ -28,6 +28,8 @@ class FusionWeights:
     lexical: float = 0.6
     link: float = 0.5  # share of a linked passage's score a note or paragraph inherits
     candidates: int = 60
+    neighbour: float = 0.0
+    short_words: int = 25  # passages shorter than this are weighed down
 
 
 class Retriever:
@@ -42,10 +44,13 @@ class Retriever:
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.passages = list(passages)
+        self.passages = sorted(passages, key=lambda p: (p.source, p.start))
         self.by_id = {p.id: p for p in self.passages}
         self.pos = {p.id: i for i, p in enumerate(self.passages)}
         self.weights = weights or FusionWeights()
+        # A passage of a few words (a bare reference such as "Ibid., p. 608", a caption) matches
+        # many questions on its title alone; it is weighed down in proportion to its brevity.
+        self.brevity = [min(1.0, len(p.text.split()) / self.weights.short_words) ** 0.5 for p in self.passages]
         self.lexical = LexicalIndex(
             [p.embed_text for p in self.passages], [p.doc_id for p in self.passages]
         )
@@ -69,7 +74,23 @@ class Retriever:
         if mode == "lexical":
             return self._ranked(self.bm25(query, n, doc_ids), k)
         scores = self._fuse(self.dense(query, n, doc_ids), self.bm25(query, n, doc_ids))
+        scores = self._smooth(scores)
         return self._ranked(self._pull_links(scores, doc_ids), k)
+
+    def _smooth(self, scores: dict[str, float]) -> dict[str, float]:
+        """Relevant passages cluster: a passage gains a little from strong neighbours."""
+        w = self.weights.neighbour
+        if w <= 0:
+            return scores
+        out = dict(scores)
+        for pid, s in scores.items():
+            i = self.pos[pid]
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(self.passages):
+                    nb = self.passages[j]
+                    if nb.doc_id == self.passages[i].doc_id and nb.id in scores:
+                        out[pid] = out[pid] + w * scores[nb.id]
+        return out
 
     def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> dict[str, float]:
         w = self.weights
@@ -79,7 +100,7 @@ class Retriever:
         for pid in dense.keys() | lexical.keys():
             d = dense.get(pid, floor)
             lx = lexical.get(pid, 0.0) / top_lex
-            out[pid] = w.dense * d + w.lexical * lx
+            out[pid] = (w.dense * d + w.lexical * lx) * self.brevity[self.pos[pid]]
         return out
 
     def _pull_links(

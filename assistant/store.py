@@ -116,7 +116,7 @@ class PassageStore:
             "docs": json.loads(meta.get("docs") or "{}"),
         }
 
-    def set_state(self, model: str, chunker: str, docs: dict[str, str]) -> None:
+    def set_state(self, model: str, chunker: str, docs: dict[str, Any]) -> None:
         self._collection().modify(
             metadata={"model": model, "chunker": chunker, "docs": json.dumps(docs, sort_keys=True)}
         )

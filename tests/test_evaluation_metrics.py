@@ -86,6 +86,14 @@ def test_sixty_percent_of_a_short_quote_is_the_threshold() -> None:
     assert not metrics.is_relevant("xx " + quote[:59] + " yy", quote)
 
 
+def test_a_short_quote_needs_forty_characters_or_all_of_it() -> None:
+    quote = "".join(chr(ord("a") + i % 26) for i in range(50))  # 60% would be 30
+    assert metrics.is_relevant("xx " + quote[:40] + " yy", quote)
+    assert not metrics.is_relevant("xx " + quote[:39] + " yy", quote)
+    assert not metrics.is_relevant("the Central Committee met", "of the Central Committee")
+    assert metrics.is_relevant("all of the Central Committee met", "of the Central Committee")
+
+
 def test_120_characters_suffice_for_a_long_quote() -> None:
     quote = "".join(f"{i:03d}" for i in range(200))  # 600 chars, 60% would be 360
     assert metrics.is_relevant("start " + quote[200:320] + " end", quote)
@@ -173,9 +181,7 @@ def test_marker_without_citation_is_a_problem() -> None:
 
 def test_quote_not_at_its_offsets_is_a_problem() -> None:
     wrong = Citation(**{**cite(1, 0, 14).__dict__, "start": 1, "end": 15})
-    assert metrics.citation_problems("x [1]", [wrong], READ) == [
-        f"[1] quote is not {SOURCE}[1:15]"
-    ]
+    assert metrics.citation_problems("x [1]", [wrong], READ) == [f"[1] quote is not {SOURCE}[1:15]"]
 
 
 def test_offsets_past_the_end_are_a_problem() -> None:

@@ -16,6 +16,9 @@ from assistant.types import Citation
 MIN_SHARE = 0.6  # of the quote a passage must hold verbatim ...
 MIN_CHARS = 120  # ... or this many characters of it, whichever is less
 MIN_INSIDE_CHARS = 40  # a passage wholly inside a quote counts when at least this long
+# Floor of the shared stretch: 60% of a short quote would be a stock phrase any passage may
+# share ("the Central Committee"); a quote shorter than this must be held whole.
+MIN_SHARED_CHARS = 40
 
 _SPACE = re.compile(r"\s+")
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -59,14 +62,17 @@ def is_relevant(passage_text: str, quote: str) -> bool:
 
     Whitespace is normalised on both sides. The passage is relevant when it contains the whole
     quote, when its longest common substring with the quote reaches ``min(60% of the quote,
-    120 characters)``, or when it lies wholly inside the quote and is at least 40 characters.
+    120 characters)`` (but at least 40 characters, or the whole of a shorter quote), or when it
+    lies wholly inside the quote and is at least 40 characters.
     """
     passage, quote = normalize(passage_text), normalize(quote)
     if not passage or not quote:
         return False
     if quote in passage or (len(passage) >= MIN_INSIDE_CHARS and passage in quote):
         return True
-    needed = math.ceil(min(MIN_SHARE * len(quote), MIN_CHARS))
+    needed = max(
+        math.ceil(min(MIN_SHARE * len(quote), MIN_CHARS)), min(len(quote), MIN_SHARED_CHARS)
+    )
     return has_common_substring(passage, quote, needed)
 
 

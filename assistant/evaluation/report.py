@@ -10,6 +10,7 @@ import base64
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from assistant.evaluation.runner import EvalRun, QuestionResult
 Getter = Callable[[dict[str, Any], str], Any]
 MODE_LABELS = {"dense": "dense", "lexical": "BM25", "hybrid": "hybrid"}
 RANKING = ("hit@1", "hit@4", "hit@10", "mrr@10", "ndcg@10")
+RANKING_LABELS = {"mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
 PASS_MARKS = {True: "pass", False: "FAIL", None: "–"}
 
 
@@ -36,7 +38,7 @@ def _field(name: str) -> Getter:
 # (label, value of a summary block given the primary retrieval mode, format)
 ROWS: tuple[tuple[str, Getter, str], ...] = (
     ("questions", _field("questions"), "int"),
-    *((f"retrieval {name}", _retrieval(name), "score") for name in RANKING),
+    *((f"retrieval {RANKING_LABELS.get(n, n)}", _retrieval(n), "score") for n in RANKING),
     ("key-fact recall", _field("key_fact_recall"), "score"),
     ("answer length (words)", _field("answer_words"), "float"),
     ("citation validity", _field("citation_validity"), "score"),
@@ -62,7 +64,8 @@ def write_report(run: EvalRun, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     summary = run.summary()
     paths = [out / "report.json", out / "report.md", out / "report.html", out / "scores.png"]
-    paths[0].write_text(json.dumps(report_data(run, summary), indent=2, ensure_ascii=False))
+    data = json.dumps(report_data(run, summary), indent=2, ensure_ascii=False)
+    paths[0].write_text(data + "\n", encoding="utf-8")
     paths[1].write_text(markdown(run, summary), encoding="utf-8")
     write_chart(summary, run.primary_mode, paths[3])
     paths[2].write_text(html_page(run, summary, paths[3].read_bytes()), encoding="utf-8")
@@ -70,12 +73,14 @@ def write_report(run: EvalRun, out: Path) -> list[Path]:
 
 
 def fmt(value: Any, kind: str = "score") -> str:
-    """A metric for a table: two decimals, an integer, or a dash when it does not apply."""
+    """A metric for a table: an integer, a number, or a dash when it does not apply."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if kind == "int":
         return str(int(value))
-    return f"{value:.2f}" if kind == "score" else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    if kind == "float" and value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
 
 
 def report_data(run: EvalRun, summary: dict[str, Any]) -> dict[str, Any]:
@@ -109,10 +114,7 @@ def question_data(r: QuestionResult, mode: str) -> dict[str, Any]:
             for c in r.citations
         ],
         "latency": r.latency,
-        "retrieval": {
-            m: s.__dict__ | {"relevant_ranks": list(s.relevant_ranks)}
-            for m, s in r.retrieval.items()
-        },
+        "retrieval": {m: asdict(s) for m, s in r.retrieval.items()},
         "key_fact_recall": r.recall,
         "answer_words": r.words,
         "citation_problems": list(r.citation_problems),
@@ -138,11 +140,12 @@ def compare_rows(
 ) -> tuple[list[str], list[list[str]]]:
     """Retrieval modes side by side, overall and per type."""
     blocks = {"overall": summary["overall"], **summary["by_type"]}
-    header = ["questions", "mode", *RANKING]
+    header = ["questions", "retrieval", *(RANKING_LABELS.get(n, n) for n in RANKING)]
     rows = [
         [group, MODE_LABELS.get(mode, mode), *(fmt(block["retrieval"][mode][m]) for m in RANKING)]
         for group, block in blocks.items()
         for mode in modes
+        if block["retrieval"][mode]["n"]  # a group without evidence has nothing to rank
     ]
     return header, rows
 
@@ -183,7 +186,7 @@ def _failing_rows(results: list[QuestionResult], run: EvalRun) -> tuple[list[str
 def write_chart(summary: dict[str, Any], mode: str, path: Path) -> None:
     """A grouped bar chart of the main scores, overall and per question type, as a PNG."""
     blocks = {"overall": summary["overall"], **summary["by_type"]}
-    fig = Figure(figsize=(max(6.0, 1.6 * len(blocks) + 2), 4.0))
+    fig = Figure(figsize=(max(7.0, 1.6 * len(blocks) + 3.5), 4.0))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     width = 0.8 / len(CHART)
@@ -197,7 +200,7 @@ def write_chart(summary: dict[str, Any], mode: str, path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")
     ax.set_title(f"Scores per question type ({MODE_LABELS.get(mode, mode)} retrieval)")
-    ax.legend(fontsize="small", ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.08))
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
 

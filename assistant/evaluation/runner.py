@@ -164,7 +164,9 @@ def chat_history(qa: QA, questions: Iterable[str]) -> History:
     history: History = []
     for text in questions:
         answer = qa.ask(text, history=history or None)
-        history += [
+        # a new list each turn: the assistant may keep the one it was given
+        history = [
+            *history,
             {"role": "user", "content": text},
             {"role": "assistant", "content": answer.text},
         ]

@@ -1,0 +1,210 @@
+"""The default answerer: an answer composed from the excerpts' own sentences, no LLM.
+
+Each candidate sentence of the retrieved passages is scored by meaning (cosine with the
+question), by words (IDF-weighted overlap) and by what the kind of question asks for (a date
+for "when", a person for "who", a number for "how many", a reason for "why"). The best few,
+within about 120 words, are joined with ``[n]`` markers; their exact spans become the quotes.
+When the evidence is weak the answer is the fixed cannot-answer sentence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.citations import make_citation, renumber
+from assistant.lexical import tokenize
+from assistant.parsing import clean
+from assistant.passages import sentence_spans
+from assistant.prompts import CANNOT_ANSWER
+from assistant.types import Answer, Citation, Passage
+
+MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+)
+DATE_RE = re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({MONTHS})\b", re.I)
+NUMBER_RE = re.compile(
+    r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|hundred|thousand|million|dozen)\b",
+    re.I,
+)
+PERSON_RE = re.compile(r"(?<=\w[\s,(])[A-ZА-Я][a-zа-яё]+(?:[- ][A-ZА-Я][a-zа-яё]+)*")
+REASON_RE = re.compile(
+    r"\b(because|since|so that|in order to|due to|owing to|reason|therefore|thus|hence|"
+    r"aimed|purpose|intended|sought|wanted|hoped|as a result)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: Passage
+    rank: int
+    start: int
+    end: int
+    text: str  # cleaned sentence, as shown in the answer
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When the evidence is too weak to answer (tuned on eval/questions/dev.jsonl)."""
+
+    min_semantic: float = 0.35
+    min_coverage: float = 0.45
+    max_words: int = 120
+    max_sentences: int = 4
+    keep_ratio: float = 0.8
+
+
+def question_kind(question: str) -> str:
+    q = question.lower().strip()
+    if re.match(r"(when|in what year|what year|what date|on what date|in which year|когда)\b", q):
+        return "date"
+    if re.match(r"(how many|how much|how long|how old|what percentage|what share|сколько)\b", q):
+        return "number"
+    if re.match(r"(who|whom|whose|which (person|comrade|leader|member)|кто)\b", q):
+        return "person"
+    if re.match(r"(why|for what reason|what was the reason|почему|зачем)\b", q):
+        return "reason"
+    return "general"
+
+
+def _kind_bonus(kind: str, sentence: str) -> float:
+    pattern = {"date": DATE_RE, "number": NUMBER_RE, "person": PERSON_RE, "reason": REASON_RE}
+    rx = pattern.get(kind)
+    return 1.0 if rx is not None and rx.search(sentence) else 0.0
+
+
+class ExcerptAnswerer:
+    """Composes answers from retrieved passages' sentences."""
+
+    def __init__(
+        self,
+        embed: Callable[[list[str]], np.ndarray],
+        idf: Callable[[str], float],
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.embed = embed
+        self.idf = idf
+        self.t = thresholds or Thresholds()
+
+    def answer(
+        self, question: str, query: str, passages: Sequence[Passage], linked: list[Passage]
+    ) -> Answer:
+        """An Answer built from ``passages`` (best first) for ``query`` (the standalone form)."""
+        cands = self._candidates(passages)
+        if not cands:
+            return self.abstain(question, query, passages)
+        scored, support = self._score(query, cands)
+        coverage = self.coverage(query, passages[:3])
+        if support < self.t.min_semantic or coverage < self.t.min_coverage:
+            return self.abstain(question, query, passages)
+        chosen = self._select(scored)
+        text, citations = self._compose(chosen, linked)
+        return Answer(
+            question=question, text=text, citations=citations, standalone_question=query
+        )
+
+    def abstain(self, question: str, query: str, passages: Sequence[Passage]) -> Answer:
+        return Answer(
+            question=question,
+            text=CANNOT_ANSWER,
+            abstained=True,
+            see_also=list(passages[:3]),
+            standalone_question=query,
+        )
+
+    def coverage(self, query: str, passages: Sequence[Passage]) -> float:
+        """IDF-weighted share of the question's words found in the top passages."""
+        q = set(tokenize(query))
+        if not q:
+            return 0.0
+        found: set[str] = set()
+        for p in passages:
+            found |= q & set(tokenize(p.embed_text))
+        total = sum(self.idf(t) for t in q)
+        return sum(self.idf(t) for t in found) / total if total else 0.0
+
+    def _candidates(self, passages: Sequence[Passage]) -> list[Candidate]:
+        out: list[Candidate] = []
+        for rank, p in enumerate(passages):
+            for u in sentence_spans(p.text, 0, len(p.text)):
+                text = clean(p.text[u.start : u.end])
+                if len(text.split()) >= 5:
+                    out.append(Candidate(p, rank, p.start + u.start, p.start + u.end, text))
+        return out
+
+    def _score(self, query: str, cands: list[Candidate]) -> tuple[list[Candidate], float]:
+        qv = self.embed([query])[0]
+        sv = self.embed([c.text for c in cands])
+        sem = sv @ qv
+        q_tokens = set(tokenize(query))
+        q_weight = sum(self.idf(t) for t in q_tokens) or 1.0
+        kind = question_kind(query)
+        out = []
+        for c, s in zip(cands, sem, strict=True):
+            lex = sum(self.idf(t) for t in q_tokens & set(tokenize(c.text))) / q_weight
+            prior = 1.0 / (1.0 + c.rank)
+            score = 0.5 * float(s) + 0.3 * lex + 0.1 * _kind_bonus(kind, c.text) + 0.1 * prior
+            out.append(Candidate(c.passage, c.rank, c.start, c.end, c.text, score))
+        out.sort(key=lambda c: -c.score)
+        return out, float(np.max(sem))
+
+    def _select(self, scored: list[Candidate]) -> list[Candidate]:
+        chosen: list[Candidate] = []
+        words = 0
+        best = scored[0].score
+        for c in scored:
+            n = len(c.text.split())
+            if chosen and (c.score < best * self.t.keep_ratio or words + n > self.t.max_words):
+                continue
+            if any(_overlap(c.text, o.text) > 0.6 for o in chosen):
+                continue
+            chosen.append(c)
+            words += n
+            if len(chosen) >= self.t.max_sentences:
+                break
+        return chosen
+
+    def _compose(
+        self, chosen: list[Candidate], linked: list[Passage]
+    ) -> tuple[str, list[Citation]]:
+        numbers: dict[str, int] = {}
+        spans: dict[str, tuple[int, int]] = {}
+        parts = []
+        for c in chosen:
+            pid = c.passage.id
+            n = numbers.setdefault(pid, len(numbers) + 1)
+            s, e = spans.get(pid, (c.start, c.end))
+            spans[pid] = (min(s, c.start), max(e, c.end))
+            parts.append(f"{_sentence(c.text)} [{n}]")
+        by_id = {c.passage.id: c.passage for c in chosen}
+        citations = [
+            make_citation(n, by_id[pid], *spans[pid], linked=linked) for pid, n in numbers.items()
+        ]
+        return renumber(" ".join(parts), citations)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text[-1:] in ".?!…\"”»)" else text + "."
+
+
+def _overlap(a: str, b: str) -> float:
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    return len(ta & tb) / max(1, min(len(ta), len(tb)))
+
+
+def idf_function(doc_freq: dict[str, int], n_docs: int) -> Callable[[str], float]:
+    """BM25-style IDF; unseen words get the highest weight."""
+
+    def idf(token: str) -> float:
+        df = doc_freq.get(token, 0)
+        return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+
+    return idf

@@ -1,0 +1,109 @@
+"""The LangChain Runnable: question and history in, a cited Answer out.
+
+    prepare (validate, trim history, resolve a follow-up)
+      -> retrieve (hybrid search, linked notes pulled in)
+      -> answer (LLM when configured and reachable, else composed from excerpts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from assistant.answering import ExcerptAnswerer, idf_function
+from assistant.conversation import standalone_question, trim_history, validate_question
+from assistant.types import Answer, Passage
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
+
+
+def build_chain(assistant: Assistant) -> Runnable[dict[str, Any], Answer]:
+    """The chain behind ``Assistant.ask``."""
+    settings = assistant.settings
+
+    def prepare(inp: dict[str, Any]) -> dict[str, Any]:
+        question = validate_question(inp.get("question"), settings.max_question_chars)
+        history, notes = trim_history(inp.get("history"), settings)
+        query = _condense(assistant, question, history)
+        return {**inp, "question": question, "history": history, "query": query, "notes": notes}
+
+    def retrieve(state: dict[str, Any]) -> dict[str, Any]:
+        retriever = assistant.retriever
+        hits = retriever.search(
+            state["query"], k=settings.top_k, doc_ids=state.get("doc_ids"),
+            mode=state.get("mode") or "hybrid",
+        )  # fmt: skip
+        linked = _linked(retriever, hits)
+        return {**state, "passages": hits, "linked": linked}
+
+    def answer(state: dict[str, Any]) -> Answer:
+        ans = _answer(assistant, state)
+        return replace(ans, notes=[*state["notes"], *ans.notes])
+
+    return (
+        RunnableLambda(prepare, name="prepare")
+        | RunnableLambda(retrieve, name="retrieve")
+        | RunnableLambda(answer, name="answer")
+    )
+
+
+def _linked(retriever: Any, hits: list[Passage]) -> list[Passage]:
+    seen = {h.id for h in hits}
+    out: list[Passage] = []
+    for h in hits:
+        for q in retriever.linked(h):
+            if q.id not in seen:
+                seen.add(q.id)
+                out.append(q.with_score(h.score * 0.9))
+    return out
+
+
+def _condense(assistant: Assistant, question: str, history: list[dict[str, str]]) -> str:
+    if assistant.settings.answerer == "llm" and history:
+        from assistant.llm import condense_with_llm
+
+        return condense_with_llm(assistant, question, history)
+    return standalone_question(question, history)
+
+
+def _answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
+    if assistant.settings.answerer == "llm":
+        from assistant.llm import answer_with_llm
+
+        return answer_with_llm(assistant, state, excerpt_answerer(assistant))
+    return excerpt_answer(assistant, state)
+
+
+def excerpt_answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
+    """The default answerer applied to a prepared, retrieved state."""
+    passages = [*state["passages"], *_notes_of_top(state)]
+    return excerpt_answerer(assistant).answer(
+        state["question"], state["query"], passages, state["linked"]
+    )
+
+
+def _notes_of_top(state: dict[str, Any]) -> list[Passage]:
+    """Linked passages of the top hits join the candidates (a note may hold the answer)."""
+    return list(state["linked"][:4])
+
+
+def excerpt_answerer(assistant: Assistant) -> ExcerptAnswerer:
+    return _excerpt_answerer_for(id(assistant.retriever), assistant)
+
+
+@cache
+def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
+    retriever = assistant.retriever
+    embedder = assistant.embedder
+
+    def embed(texts: list[str]) -> np.ndarray:
+        vecs = embedder.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+    idf = idf_function(dict(retriever.lexical.doc_freq), max(1, retriever.lexical.size))
+    return ExcerptAnswerer(embed, idf)

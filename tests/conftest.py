@@ -1,0 +1,52 @@
+"""Shared fixtures: every test gets its own settings paths; nothing writes into the repo."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import PROJECT_ROOT, Settings
+
+CORPUS = PROJECT_ROOT / "corpus"
+SMALL_DOCS = (
+    "sedova_letter_to_friends_1944-11-06.txt",
+    "mcneal_trotsky_letter_to_krupskaya_1927.txt",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point every settings path at the test's temporary folder."""
+    monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(tmp_path / "vectorstore"))
+    monkeypatch.setenv("ASSISTANT_FEEDBACK_PATH", str(tmp_path / "feedback.jsonl"))
+    for name in ("ASSISTANT_CHROMA_HOST", "ASSISTANT_ANSWERER", "ASSISTANT_CORPUS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def small_corpus(dest: Path, names: tuple[str, ...] = SMALL_DOCS) -> Path:
+    """A corpus folder holding a few of the real documents and the real manifest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (*names, "manifest.toml"):
+        shutil.copyfile(CORPUS / name, dest / name)
+    return dest
+
+
+@pytest.fixture
+def small_settings(tmp_path: Path) -> Settings:
+    """Settings for a two-document corpus in a temporary folder."""
+    return Settings(
+        corpus_dir=small_corpus(tmp_path / "corpus"), vectorstore_dir=tmp_path / "vs"
+    )
+
+
+@pytest.fixture(scope="session")
+def real_assistant(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The whole real corpus ingested once with the real model into a temporary store."""
+    from assistant import Assistant
+
+    store = tmp_path_factory.mktemp("real-store")
+    a = Assistant(Settings(corpus_dir=CORPUS, vectorstore_dir=store))
+    a.ingest()
+    return a
