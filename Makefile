@@ -22,7 +22,6 @@ install: $(STAMP)
 
 # Builds or updates the store (with a progress bar), then serves the chat page on 127.0.0.1:7860.
 run: install
-	$(BIN)/assistant ingest
 	$(BIN)/assistant ui
 
 ingest: install

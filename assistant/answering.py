@@ -23,9 +23,7 @@ from assistant.passages import sentence_spans
 from assistant.prompts import CANNOT_ANSWER
 from assistant.types import Answer, Citation, Passage
 
-MONTHS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december"
-)
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 DATE_RE = re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({MONTHS})\b", re.I)
 NUMBER_RE = re.compile(
     r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -106,9 +104,7 @@ class ExcerptAnswerer:
             return self.abstain(question, query, passages)
         chosen = self._select(scored)
         text, citations = self._compose(chosen, linked)
-        return Answer(
-            question=question, text=text, citations=citations, standalone_question=query
-        )
+        return Answer(question=question, text=text, citations=citations, standalone_question=query)
 
     def abstain(self, question: str, query: str, passages: Sequence[Passage]) -> Answer:
         return Answer(
@@ -135,7 +131,7 @@ class ExcerptAnswerer:
         for rank, p in enumerate(passages):
             for u in sentence_spans(p.text, 0, len(p.text)):
                 text = clean(p.text[u.start : u.end])
-                if len(text.split()) >= 5:
+                if len(text.split()) >= 5 and not _shouting(text):
                     out.append(Candidate(p, rank, p.start + u.start, p.start + u.end, text))
         return out
 
@@ -190,9 +186,15 @@ class ExcerptAnswerer:
         return renumber(" ".join(parts), citations)
 
 
+def _shouting(text: str) -> bool:
+    """A title or byline in capitals ("A LETTER FROM TROTSKY ..."), not a claim."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.5
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
-    return text if text[-1:] in ".?!…\"”»)" else text + "."
+    return text if text[-1:] in '.?!…"”»)' else text + "."
 
 
 def _overlap(a: str, b: str) -> float:

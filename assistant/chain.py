@@ -1,8 +1,8 @@
 """The LangChain Runnable: question and history in, a cited Answer out.
 
-    prepare (validate, trim history, resolve a follow-up)
-      -> retrieve (hybrid search, linked notes pulled in)
-      -> answer (LLM when configured and reachable, else composed from excerpts)
+prepare (validate, trim history, resolve a follow-up)
+  -> retrieve (hybrid search, linked notes pulled in)
+  -> answer (LLM when configured and reachable, else composed from excerpts)
 """
 
 from __future__ import annotations

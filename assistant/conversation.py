@@ -68,12 +68,16 @@ def trim_history(history: History | None, settings: Settings) -> tuple[History, 
             )
         content = msg.get("content")
         if isinstance(content, str) and content.strip():
-            clean.append({"role": str(msg["role"]), "content": content[: settings.max_question_chars * 4]})
+            clean.append(
+                {"role": str(msg["role"]), "content": content[: settings.max_question_chars * 4]}
+            )
     limit = settings.max_history_turns
     if len(clean) <= limit:
         return clean, []
     dropped = len(clean) - limit
-    return clean[-limit:], [f"Only the last {limit} messages of the chat were used ({dropped} older ones left out)."]
+    return clean[-limit:], [
+        f"Only the last {limit} messages of the chat were used ({dropped} older ones left out)."
+    ]
 
 
 def is_follow_up(question: str) -> bool:

@@ -76,7 +76,9 @@ def resolve_source(source: str) -> Path:
 def corpus_files(corpus_dir: Path) -> list[Path]:
     """The documents in the corpus folder, by name (hidden files and the README skipped)."""
     if not corpus_dir.is_dir():
-        raise IngestError(f"corpus folder {corpus_dir} does not exist; create it and add .txt files.")
+        raise IngestError(
+            f"corpus folder {corpus_dir} does not exist; create it and add .txt files."
+        )
     return sorted(
         p
         for p in corpus_dir.iterdir()

@@ -1,15 +1,15 @@
 """Errors the assistant raises; each message says what to do next.
 
-    AssistantError
-    ├── InvalidQuestionError     empty, punctuation-only or over-long question or history
-    ├── StoreError               the store cannot serve answers
-    │   ├── EmptyStoreError      nothing ingested yet
-    │   └── CorruptStoreError    damaged files
-    ├── StoreLockedError         another ingest holds the store
-    ├── IngestError              a corpus file or the manifest is wrong (names the file)
-    │   └── ManifestError
-    ├── ModelError               the embedding model's files are missing
-    └── BackendUnavailableError  the configured chat model cannot be reached
+AssistantError
+├── InvalidQuestionError     empty, punctuation-only or over-long question or history
+├── StoreError               the store cannot serve answers
+│   ├── EmptyStoreError      nothing ingested yet
+│   └── CorruptStoreError    damaged files
+├── StoreLockedError         another ingest holds the store
+├── IngestError              a corpus file or the manifest is wrong (names the file)
+│   └── ManifestError
+├── ModelError               the embedding model's files are missing
+└── BackendUnavailableError  the configured chat model cannot be reached
 """
 
 from __future__ import annotations

@@ -163,7 +163,9 @@ class Ingester:
         for b in range(0, len(passages), batch):
             self.store.add(passages[b : b + batch])
             if progress:
-                progress(min(b + batch, len(passages)), len(passages), f"{path.name} ({i + 1}/{total})")
+                progress(
+                    min(b + batch, len(passages)), len(passages), f"{path.name} ({i + 1}/{total})"
+                )
         return len(passages)
 
     def _sweep_orphans(self, docs: dict[str, dict[str, Any]]) -> None:

@@ -170,10 +170,10 @@ def _toc_titles(text: str, raw: list[tuple[int, int]]) -> set[str]:
 def _is_heading(par: str, toc: set[str], is_book: bool, next_chapter: int) -> str | None:
     """The heading's title if ``par`` is one, else None."""
     line = " ".join(par.split())
-    if "\n" in par.strip() and len(line) > 160 or len(line) > 160 or not line:
+    if ("\n" in par.strip() and len(line) > 160) or len(line) > 160 or not line:
         return None
     bare = line.strip("*_ ").rstrip(SUPERSCRIPTS)
-    if TOC_LINK_RE.fullmatch(bare) or bare.startswith("[") and "](#" in bare:
+    if TOC_LINK_RE.fullmatch(bare) or (bare.startswith("[") and "](#" in bare):
         return None
     m = CHAPTER_RE.fullmatch(bare)
     if m and is_book:
@@ -206,9 +206,7 @@ def _title_case_line(line: str) -> bool:
     return len(words) >= 3 and bool(long_words) and all(w[0].isupper() for w in long_words)
 
 
-def _classify(
-    text: str, raw: list[tuple[int, int]], toc: set[str], is_book: bool
-) -> list[Block]:
+def _classify(text: str, raw: list[tuple[int, int]], toc: set[str], is_book: bool) -> list[Block]:
     blocks: list[Block] = []
     next_chapter = 1
     pending_bracket: Block | None = None

@@ -61,7 +61,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[Unit]:
 
 def _abbreviation(text: str, sent_start: int, dot: int) -> bool:
     """A period that ends an initial ("V. I. Lenin") or an abbreviation, not a sentence."""
-    if text[dot] != "." or text[dot + 1 : dot + 2] in ("”", "\"", "»", "’", ")"):
+    if text[dot] != "." or text[dot + 1 : dot + 2] in ("”", '"', "»", "’", ")"):
         return False
     m = WORD_BEFORE_RE.search(text, max(sent_start, dot - 12), dot)
     if not m:
@@ -205,7 +205,9 @@ def _even_pieces(units: list[Unit], sizes: list[int], budget: int) -> list[list[
     return [p for p in pieces if p]
 
 
-def _link(passages: list[Passage], blocks: list[Block], owner: dict[int, list[int]]) -> list[Passage]:
+def _link(
+    passages: list[Passage], blocks: list[Block], owner: dict[int, list[int]]
+) -> list[Passage]:
     """Body passages list the notes their markers cite; notes list the passages citing them."""
     from dataclasses import replace
 

@@ -6,7 +6,9 @@ LLM_FALLBACK_NOTE = (
     "The language model could not be reached ({reason}); this answer was composed from the "
     "excerpts instead."
 )
-HISTORY_TRIMMED_NOTE = "Only the last {limit} messages of the chat were used ({dropped} older ones left out)."
+HISTORY_TRIMMED_NOTE = (
+    "Only the last {limit} messages of the chat were used ({dropped} older ones left out)."
+)
 
 ANSWER_SYSTEM_PROMPT = """You answer questions about historical documents using ONLY the numbered \
 excerpts given between <excerpts> and </excerpts>.

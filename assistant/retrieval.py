@@ -50,7 +50,9 @@ class Retriever:
         self.weights = weights or FusionWeights()
         # A passage of a few words (a bare reference such as "Ibid., p. 608", a caption) matches
         # many questions on its title alone; it is weighed down in proportion to its brevity.
-        self.brevity = [min(1.0, len(p.text.split()) / self.weights.short_words) ** 0.5 for p in self.passages]
+        self.brevity = [
+            min(1.0, len(p.text.split()) / self.weights.short_words) ** 0.5 for p in self.passages
+        ]
         self.lexical = LexicalIndex(
             [p.embed_text for p in self.passages], [p.doc_id for p in self.passages]
         )
@@ -83,7 +85,7 @@ class Retriever:
         if w <= 0:
             return scores
         out = dict(scores)
-        for pid, s in scores.items():
+        for pid, _s in scores.items():
             i = self.pos[pid]
             for j in (i - 1, i + 1):
                 if 0 <= j < len(self.passages):

@@ -36,9 +36,7 @@ def small_corpus(dest: Path, names: tuple[str, ...] = SMALL_DOCS) -> Path:
 @pytest.fixture
 def small_settings(tmp_path: Path) -> Settings:
     """Settings for a two-document corpus in a temporary folder."""
-    return Settings(
-        corpus_dir=small_corpus(tmp_path / "corpus"), vectorstore_dir=tmp_path / "vs"
-    )
+    return Settings(corpus_dir=small_corpus(tmp_path / "corpus"), vectorstore_dir=tmp_path / "vs")
 
 
 @pytest.fixture(scope="session")

@@ -69,8 +69,10 @@ def test_concurrent_threads_and_processes_lose_no_line(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_write_many, args=(str(path), f"p{k}")) for k in range(3)]
     threads = [threading.Thread(target=_write_many, args=(str(path), f"t{k}")) for k in range(4)]
-    for w in [*procs, *threads]:
-        w.start()
+    for p in procs:
+        p.start()
+    for t in threads:
+        t.start()
     for t in threads:
         t.join()
     for p in procs:

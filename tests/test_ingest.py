@@ -40,7 +40,9 @@ def test_edited_added_and_deleted_files(small_settings: Settings) -> None:
     sedova = corpus / "sedova_letter_to_friends_1944-11-06.txt"
     sedova.write_text(sedova.read_text(encoding="utf-8") + "\n\nA postscript about the Fourth International.\n",
                       encoding="utf-8")  # fmt: skip
-    (corpus / "new_note.md").write_text("A short note on the Opposition in 1927.\n", encoding="utf-8")
+    (corpus / "new_note.md").write_text(
+        "A short note on the Opposition in 1927.\n", encoding="utf-8"
+    )
     (corpus / "mcneal_trotsky_letter_to_krupskaya_1927.txt").unlink()
     report = a.ingest()
     assert (report.added, report.updated, report.removed) == (1, 1, 1)
@@ -56,7 +58,11 @@ def test_edited_added_and_deleted_files(small_settings: Settings) -> None:
 def test_interrupted_ingest_is_completed_without_duplicates(
     small_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clean = Assistant(small_settings.model_copy(update={"vectorstore_dir": small_settings.vectorstore_dir.parent / "clean"}))
+    clean = Assistant(
+        small_settings.model_copy(
+            update={"vectorstore_dir": small_settings.vectorstore_dir.parent / "clean"}
+        )
+    )
     clean.ingest()
     expected = ids_of(clean)
 
@@ -87,7 +93,7 @@ def test_second_writer_fails_fast(small_settings: Settings) -> None:
 def test_bad_input_gets_clear_errors(tmp_path: Path, small_settings: Settings) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(IngestError, match="no .txt or .md files"):
+    with pytest.raises(IngestError, match=r"no \.txt or \.md files"):
         Assistant(small_settings.model_copy(update={"corpus_dir": empty})).ingest()
     corpus = small_settings.corpus_dir
     (corpus / "broken.txt").write_bytes(b"\x00\xff binary")

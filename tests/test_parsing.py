@@ -105,11 +105,15 @@ def test_book_chapters_endnotes_and_superscript_markers() -> None:
     assert "2. The Fight Against Privileges" in headings
     notes = [b for b in blocks if b.kind == "note"]
     assert [n.note_label for n in notes] == ["1", "2", "3", "4", "1"]
-    body = next(b for b in blocks if b.kind == "paragraph" and "voted for a party" in BOOK[b.start : b.end])
+    body = next(
+        b for b in blocks if b.kind == "paragraph" and "voted for a party" in BOOK[b.start : b.end]
+    )
     labels = sorted(blocks[t].note_label for t in body.note_targets)
     assert labels == ["1", "4"]
     # the chapter-2 marker ¹ resolves to chapter 2's note 1, not chapter 1's
-    ch2 = next(b for b in blocks if b.kind == "paragraph" and "came to power" in BOOK[b.start : b.end])
+    ch2 = next(
+        b for b in blocks if b.kind == "paragraph" and "came to power" in BOOK[b.start : b.end]
+    )
     assert BOOK[blocks[ch2.note_targets[0]].start :].startswith("- [1.](#) Ленин, В. И.")
     assert all(b.section.startswith(("1.", "2.")) for b in notes)
 
@@ -136,7 +140,12 @@ def test_web_boilerplate_dropped_and_endnotes_after_the_date() -> None:
 
 
 def test_offsets_are_exact_for_every_block() -> None:
-    for text, kind in ((PAGE_BREAK, "article"), (BOOK, "book"), (BRACKETS, "letter"), (WEB, "letter")):
+    for text, kind in (
+        (PAGE_BREAK, "article"),
+        (BOOK, "book"),
+        (BRACKETS, "letter"),
+        (WEB, "letter"),
+    ):
         for b in parse(text, kind):
             for s, e in b.segments:
                 assert text[s:e] == text[s:e].strip()

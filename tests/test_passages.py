@@ -11,7 +11,6 @@ from assistant.corpus import corpus_files, load_manifest, load_source
 from assistant.embedding import MODEL_MAX_TOKENS, PACKAGED, token_counts
 from assistant.passages import Chunker, sentence_spans
 from assistant.types import Passage
-
 from tests.conftest import CORPUS
 
 
@@ -79,12 +78,14 @@ def test_russian_original_kept_and_tagged() -> None:
     _, passages = corpus_passages()["mcneal_trotsky_letter_to_krupskaya_1927.txt"]
     russian = [p for p in passages if p.language == "ru"]
     assert any("Пишу Вам на машинке" in p.text for p in russian)
-    assert any("I am writing you on a typewriter" in p.text and p.language == "en" for p in passages)
+    assert any(
+        "I am writing you on a typewriter" in p.text and p.language == "en" for p in passages
+    )
     assert Counter(p.language for p in passages)["en"] > 0
 
 
 def test_page_break_repaired_in_one_passage() -> None:
-    text, passages = corpus_passages()["mcneal_trotsky_letter_to_krupskaya_1927.txt"]
+    _text, passages = corpus_passages()["mcneal_trotsky_letter_to_krupskaya_1927.txt"]
     p = next(p for p in passages if "implicitly offering a" in p.text)
     assert "personal reconciliation" in p.text
     assert "implicitly offering a personal reconciliation" in p.embed_text

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import socket
 import urllib.error
 import urllib.request
@@ -20,6 +19,7 @@ from typing import Any
 import gradio as gr
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AuthenticationError
 
 from assistant import (
     Answer,
@@ -29,13 +29,18 @@ from assistant import (
     Citation,
     Settings,
 )
-from ui.app import build_app, parse_auth, serve
+from tests.conftest import SMALL_DOCS, small_corpus
+from ui.app import build_app, launch, parse_auth, serve, sync_store
 from ui.feedback import read_jsonl
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # gradio's own queue statistics use pandas options that pandas 3 deprecates
+    pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*"),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["sedova_letter_to_friends_1944-11-06.txt", "mcneal_trotsky_letter_to_krupskaya_1927.txt"]
+TINY = SMALL_DOCS  # the Sedova letter and McNeal's edition of the letter to Krupskaya
 KRUPSKAYA = "Why did Trotsky write to Krupskaya in May 1927?"
 SEDOVA = "What did Natalia Sedova write to her friends about the defense of the USSR?"
 FOLLOW_UP = "Did she answer him?"
@@ -75,10 +80,7 @@ class Recording:
 @pytest.fixture(scope="module")
 def tiny_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     tmp = tmp_path_factory.mktemp("ui_app")
-    corpus = tmp / "corpus"
-    corpus.mkdir()
-    for name in [*TINY, "manifest.toml"]:
-        shutil.copy(ROOT / "corpus" / name, corpus / name)
+    corpus = small_corpus(tmp / "corpus", TINY)
     settings = Settings(
         corpus_dir=corpus, vectorstore_dir=tmp / "vs", feedback_path=tmp / "fb" / "feedback.jsonl"
     )
@@ -143,7 +145,7 @@ def test_two_sessions_keep_separate_histories(live: tuple[str, Recording]) -> No
     chat_b, *_ = ask(b, SEDOVA)
     chat_a, *_ = ask(a, FOLLOW_UP)
     assert texts(chat_b)[0] == SEDOVA and len(chat_b) == 2
-    assert [t for t in texts(chat_a)[::2]] == [KRUPSKAYA, FOLLOW_UP]
+    assert texts(chat_a)[::2] == [KRUPSKAYA, FOLLOW_UP]
     assert SEDOVA not in " ".join(texts(chat_a))
     follow_up = backend.calls[-1]
     assert [m["content"] for m in follow_up["history"] if m["role"] == "user"] == [KRUPSKAYA]
@@ -267,8 +269,10 @@ def test_the_queue_and_bind_address_come_from_settings(fake_app: Any) -> None:
 
 def test_auth_from_settings_is_required(fake_app: Any) -> None:
     url, _ = fake_app(ui_auth="historian:secret")
-    with pytest.raises(Exception):  # noqa: B017  (gradio_client raises a plain ValueError)
+    with pytest.raises(AuthenticationError):
         client(url)
+    with pytest.raises(ValueError, match="Could not login"):
+        client(url, auth=("historian", "wrong"))
     assert texts(ask(client(url, auth=("historian", "secret")), "Why?")[0])[0] == "Why?"
 
 
@@ -290,3 +294,28 @@ def test_no_endpoint_serves_arbitrary_files(fake_app: Any) -> None:
             assert exc.code in (403, 404), path
             continue
         assert "Dear Friends" not in body and "root:" not in body, path
+
+
+# -- launch: the store is built first, with visible progress; errors are messages -------------
+def test_sync_store_builds_a_missing_store_with_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = small_corpus(tmp_path / "corpus", TINY[:1])
+    a = Assistant(Settings(corpus_dir=corpus, vectorstore_dir=tmp_path / "vs"))
+    note = sync_store(a)
+    out = capsys.readouterr().out
+    assert "embedding sedova_letter_to_friends_1944-11-06.txt" in out
+    assert a.store.count() > 0 and "1 added" in note
+    assert "1 unchanged" in sync_store(a)  # an up-to-date store is left as it is
+
+
+def test_launch_with_an_empty_corpus_exits_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "corpus").mkdir()
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "corpus"))
+    monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(tmp_path / "vs"))
+    with pytest.raises(SystemExit) as exc:
+        launch(port=free_port())
+    assert exc.value.code == 1
+    assert "holds no .txt or .md files" in capsys.readouterr().err

@@ -24,7 +24,9 @@ from ui.render import (
 )
 
 HOSTILE = "<script>document.title='PWNED'</script> <img src=x onerror=\"alert(1)\">"
-PASSAGE = "Before the quote. The quoted sentence is here. After it, <sup>3</sup> more *Pravda* text."
+PASSAGE = (
+    "Before the quote. The quoted sentence is here. After it, <sup>3</sup> more *Pravda* text."
+)
 
 
 def citation(n: int = 1, **kw: object) -> Citation:

@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 
 TITLE = "Trotsky and the Left Opposition, 1923–1927: ask the documents"
 INTRO = (
-    "Answers come only from five documents, and every claim carries a number that opens the "
-    "excerpt it rests on in the Sources panel. When the documents do not answer, the page "
-    "says so and offers the closest passages instead."
+    "Answers come only from the documents in the store, and every claim carries a number "
+    "that opens the excerpt it rests on in the Sources panel. When the documents do not "
+    "answer, the page says so and offers the closest passages instead."
 )
 EXAMPLE_QUESTIONS = [
     "Why did Trotsky write to Krupskaya in May 1927?",
@@ -67,7 +67,8 @@ Outputs = tuple[Any, ...]  # chat, sources, notice, question box, turns
 class Backend(Protocol):
     """What the page uses of :class:`assistant.Assistant` (tests pass fakes)."""
 
-    settings: Settings
+    @property
+    def settings(self) -> Settings: ...
 
     @property
     def store(self) -> Any: ...  # only .count()
@@ -287,7 +288,7 @@ def _chat_column(page: ChatPage) -> tuple[Any, ...]:
         with gr.Row(equal_height=True):
             up = gr.Button("▲ Helpful", size="sm", elem_id="thumb-up")
             down = gr.Button("▼ Not helpful", size="sm", elem_id="thumb-down")
-            clear = gr.Button("Clear chat", size="sm", variant="stop", elem_id="clear")
+            clear = gr.Button("Clear chat", size="sm", elem_id="clear")
     return chat, notice, question, ask, comment, up, down, clear, chosen
 
 
@@ -367,5 +368,4 @@ def launch(host: str | None = None, port: int | None = None) -> None:
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    print(f"Serving on http://{host or settings.ui_host}:{port or settings.ui_port}", flush=True)
     serve(demo, settings, host, port)
