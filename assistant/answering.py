@@ -52,8 +52,8 @@ class Candidate:
 class Thresholds:
     """When the evidence is too weak to answer (tuned on eval/questions/dev.jsonl)."""
 
-    min_semantic: float = 0.35
-    min_coverage: float = 0.45
+    min_semantic: float = 0.5
+    min_coverage: float = 0.3
     max_words: int = 120
     max_sentences: int = 4
     keep_ratio: float = 0.8

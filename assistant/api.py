@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -105,4 +105,21 @@ class Assistant:
         """Answer a question (or a follow-up, given the chat history) with citations."""
         return self.chain.invoke(
             {"question": question, "history": history or [], "doc_ids": doc_ids, "mode": mode}
+        )
+
+    def ask_stream(
+        self,
+        question: str,
+        history: History | None = None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, but yields the LLM's text as it comes, then the checked Answer.
+
+        The streamed text is provisional; the final Answer (always the last item) replaces it.
+        With the default answerer only the Answer is yielded.
+        """
+        from assistant.chain import stream
+
+        yield from stream(
+            self, {"question": question, "history": history or [], "doc_ids": doc_ids}
         )

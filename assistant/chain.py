@@ -7,8 +7,9 @@ prepare (validate, trim history, resolve a follow-up)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,32 +25,52 @@ if TYPE_CHECKING:
 
 def build_chain(assistant: Assistant) -> Runnable[dict[str, Any], Answer]:
     """The chain behind ``Assistant.ask``."""
-    settings = assistant.settings
-
-    def prepare(inp: dict[str, Any]) -> dict[str, Any]:
-        question = validate_question(inp.get("question"), settings.max_question_chars)
-        history, notes = trim_history(inp.get("history"), settings)
-        query = _condense(assistant, question, history)
-        return {**inp, "question": question, "history": history, "query": query, "notes": notes}
-
-    def retrieve(state: dict[str, Any]) -> dict[str, Any]:
-        retriever = assistant.retriever
-        hits = retriever.search(
-            state["query"], k=settings.top_k, doc_ids=state.get("doc_ids"),
-            mode=state.get("mode") or "hybrid",
-        )  # fmt: skip
-        linked = _linked(retriever, hits)
-        return {**state, "passages": hits, "linked": linked}
-
-    def answer(state: dict[str, Any]) -> Answer:
-        ans = _answer(assistant, state)
-        return replace(ans, notes=[*state["notes"], *ans.notes])
-
     return (
-        RunnableLambda(prepare, name="prepare")
-        | RunnableLambda(retrieve, name="retrieve")
-        | RunnableLambda(answer, name="answer")
+        RunnableLambda(partial(prepare, assistant), name="prepare")
+        | RunnableLambda(partial(retrieve, assistant), name="retrieve")
+        | RunnableLambda(partial(answer, assistant), name="answer")
     )
+
+
+def prepare(assistant: Assistant, inp: dict[str, Any]) -> dict[str, Any]:
+    """Validate the question, trim the history, resolve a follow-up."""
+    settings = assistant.settings
+    question = validate_question(inp.get("question"), settings.max_question_chars)
+    history, notes = trim_history(inp.get("history"), settings)
+    query = _condense(assistant, question, history)
+    return {**inp, "question": question, "history": history, "query": query, "notes": notes}
+
+
+def retrieve(assistant: Assistant, state: dict[str, Any]) -> dict[str, Any]:
+    """Hybrid search for the standalone question, with the hits' linked notes."""
+    retriever = assistant.retriever
+    hits = retriever.search(
+        state["query"], k=assistant.settings.top_k, doc_ids=state.get("doc_ids"),
+        mode=state.get("mode") or "hybrid",
+    )  # fmt: skip
+    return {**state, "passages": hits, "linked": _linked(retriever, hits)}
+
+
+def answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
+    """The answer for a retrieved state, with the preparation's notes in front."""
+    ans = _answer(assistant, state)
+    return replace(ans, notes=[*state["notes"], *ans.notes])
+
+
+def stream(assistant: Assistant, inp: dict[str, Any]) -> Iterator[str | Answer]:
+    """Text pieces as the LLM writes them, then the checked Answer (always last)."""
+    state = retrieve(assistant, prepare(assistant, inp))
+    if assistant.settings.answerer != "llm":
+        yield answer(assistant, state)
+        return
+    from assistant.llm import stream_answer_with_llm
+
+    for item in stream_answer_with_llm(assistant, state, excerpt_answerer(assistant)):
+        yield (
+            replace(item, notes=[*state["notes"], *item.notes])
+            if isinstance(item, Answer)
+            else item
+        )
 
 
 def _linked(retriever: Any, hits: list[Passage]) -> list[Passage]:
@@ -81,13 +102,13 @@ def _answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
 
 def excerpt_answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
     """The default answerer applied to a prepared, retrieved state."""
-    passages = [*state["passages"], *_notes_of_top(state)]
+    passages = [*state["passages"], *notes_of_top(state)]
     return excerpt_answerer(assistant).answer(
         state["question"], state["query"], passages, state["linked"]
     )
 
 
-def _notes_of_top(state: dict[str, Any]) -> list[Passage]:
+def notes_of_top(state: dict[str, Any]) -> list[Passage]:
     """Linked passages of the top hits join the candidates (a note may hold the answer)."""
     return list(state["linked"][:4])
 

@@ -1,0 +1,94 @@
+"""The ``assistant bench`` subcommand: ingest and query figures next to plain LangChain.
+
+The measuring code lives in the repository's ``benchmarks/`` folder and is imported only when a
+benchmark runs, so the package itself does not depend on it. See ``benchmarks/README.md`` for
+what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from assistant.settings import PROJECT_ROOT, Settings
+
+DEFAULT_QUESTIONS = PROJECT_ROOT / "eval" / "questions" / "dev.jsonl"
+
+
+def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``bench ingest`` and ``bench query`` to the ``assistant`` command's subparsers."""
+    parser = sub.add_parser(
+        "bench",
+        help="benchmark ingest or query speed against the plain LangChain pipeline",
+        description="Time our pipeline and the plain LangChain one (RecursiveCharacterTextSplitter "
+        "1000/200 + the same MiniLM + Chroma) in temporary folders, print a table, and write "
+        "the figures as JSON to benchmarks/results/.",
+    )
+    what = parser.add_subparsers(dest="bench", required=True, metavar="WHAT")
+
+    s = what.add_parser("ingest", help="full ingest, unchanged re-ingest, peak memory",
+                        description="Each pipeline runs in its own new process per run.")  # fmt: skip
+    s.add_argument("--runs", type=_positive, default=1, help="runs; medians are printed (1)")
+    s.add_argument("--corpus", type=Path, metavar="DIR", help="corpus folder (setting corpus_dir)")
+    s.add_argument("--out", type=Path, metavar="DIR", help="results folder (benchmarks/results)")
+    s.set_defaults(func=cmd_bench_ingest)
+
+    s = what.add_parser("query", help="warm retrieve/ask p50 and p95, and cold start",
+                        description="Questions with a history are skipped.")  # fmt: skip
+    s.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, metavar="FILE",
+                   help="JSONL question set (eval/questions/dev.jsonl)")  # fmt: skip
+    s.add_argument("--runs", type=_positive, default=3, help="cold starts; median printed (3)")
+    s.add_argument("--limit", type=_positive, default=40, help="questions timed warm (40)")
+    s.add_argument("--corpus", type=Path, metavar="DIR", help="corpus folder (setting corpus_dir)")
+    s.add_argument("--out", type=Path, metavar="DIR", help="results folder (benchmarks/results)")
+    s.set_defaults(func=cmd_bench_query)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _benchmarks(name: str) -> ModuleType | None:
+    """``benchmarks.<name>`` from the repository checkout, or None (with a message) if absent."""
+    if not (PROJECT_ROOT / "benchmarks" / f"{name}.py").exists():
+        print(
+            f"error: benchmarks/{name}.py is not here; run the benchmarks from a checkout "
+            "of the repository (pip install -e .).",
+            file=sys.stderr,
+        )
+        return None
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))  # also inherited by the spawned children
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+def _corpus(args: argparse.Namespace) -> Path:
+    return (args.corpus or Settings().corpus_dir).resolve()
+
+
+def cmd_bench_ingest(args: argparse.Namespace) -> int:
+    """``assistant bench ingest``; returns the exit code."""
+    module = _benchmarks("ingest_bench")
+    if module is None:
+        return 2
+    return int(module.main(_corpus(args), args.runs, args.out))
+
+
+def cmd_bench_query(args: argparse.Namespace) -> int:
+    """``assistant bench query``; returns the exit code."""
+    if not args.questions.is_file():
+        print(f"error: no question file at {args.questions}; pass --questions FILE.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    module = _benchmarks("query_bench")
+    if module is None:
+        return 2
+    return int(module.main(_corpus(args), args.questions, args.runs, args.limit, args.out))

@@ -1,0 +1,395 @@
+"""The LLM answerer: a LangChain chat model answers from numbered excerpts; its reply is checked.
+
+    excerpts numbered 1..n (the retrieved passages, then two linked notes), inside <excerpts>
+      -> chat model (OpenAI-compatible server or Ollama; an injected model in tests)
+      -> check: [n] naming no excerpt dropped, quotes verified verbatim (else unquoted),
+         uncited sentences left out, citations built from exact source spans, renumbered 1, 2, 3
+      -> backend down, slow or talking garbage, or an answer citing nothing:
+         the default answerer's answer, with a note saying why
+
+The model's reply is never trusted: a citation only reaches the user when its quote is
+``source[start:end]`` of the excerpt it names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, Protocol
+
+import httpx
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import SecretStr
+
+from assistant.answering import ExcerptAnswerer
+from assistant.chain import notes_of_top
+from assistant.citations import MARKER_RE, find_quote, make_citation, renumber
+from assistant.conversation import History, standalone_question
+from assistant.lexical import tokenize
+from assistant.passages import sentence_spans
+from assistant.prompts import (
+    ANSWER_SYSTEM_PROMPT,
+    ANSWER_USER_PROMPT,
+    CANNOT_ANSWER,
+    CONDENSE_PROMPT,
+    LLM_FALLBACK_NOTE,
+)
+from assistant.settings import Settings
+from assistant.types import Answer, Citation, Passage
+
+# Fixed sentences of this stage (candidates for assistant.prompts).
+UNCITED_FALLBACK_NOTE = (
+    "The language model's answer cited none of the excerpts; this answer was composed from the "
+    "excerpts instead."
+)
+UNQUOTED_NOTE = (
+    "{count} quotation(s) in the language model's answer were not found word for word in the "
+    "excerpts they cite; their quotation marks were removed."
+)
+DROPPED_NOTE = (
+    "{count} sentence(s) of the language model's answer cited no given excerpt and were left out."
+)
+INVENTED_NOTE = "The language model cited excerpts it was not given ({markers}); removed."
+
+LINKED_EXCERPTS = 2  # linked notes shown to the model after the retrieved passages
+HISTORY_CHARS = 600  # of each earlier chat message, when condensing a follow-up
+QUOTE_RE = re.compile(r"“([^“”]+)”|\"([^\"]+)\"|«([^«»]+)»")
+LEADING_MARKERS_RE = re.compile(r"(?:\s*\[\d{1,3}\])+")
+DELIMITER_RE = re.compile(r"<\s*/?\s*excerpts\s*>", re.I)
+_CACHE_ATTR = "_chat_model"
+
+Excerpts = dict[int, Passage]
+
+
+class HasSettings(Protocol):
+    settings: Settings
+
+
+# -- the chat model ---------------------------------------------------------------------------
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    """The chat model the settings name: an OpenAI-compatible endpoint or Ollama."""
+    if settings.llm_provider == "ollama":
+        from langchain_ollama import ChatOllama
+
+        return ChatOllama(
+            model=settings.llm_model,
+            base_url=settings.llm_base_url,
+            temperature=settings.llm_temperature,
+            client_kwargs={"timeout": settings.llm_timeout},
+        )
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=settings.llm_model,
+        base_url=settings.llm_base_url,
+        api_key=SecretStr(settings.llm_api_key),
+        timeout=settings.llm_timeout,
+        max_retries=0,  # a retry doubles the wait; the fallback answer is better
+        temperature=settings.llm_temperature,
+    )
+
+
+def chat_model(assistant: HasSettings) -> BaseChatModel:
+    """An injected ``assistant.chat_model``, else the settings' model (built once per settings)."""
+    injected = getattr(assistant, "chat_model", None)
+    if injected is not None:
+        return injected
+    s = assistant.settings
+    key = (s.llm_provider, s.llm_model, s.llm_base_url, s.llm_api_key, s.llm_timeout,
+           s.llm_temperature)  # fmt: skip
+    cached = getattr(assistant, _CACHE_ATTR, None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    model = make_chat_model(s)
+    setattr(assistant, _CACHE_ATTR, (key, model))
+    return model
+
+
+# -- the prompt -------------------------------------------------------------------------------
+def number_excerpts(state: dict[str, Any]) -> Excerpts:
+    """Excerpts numbered from 1: the retrieved passages, then the first linked notes."""
+    out: Excerpts = {}
+    seen: set[str] = set()
+    for p in [*state["passages"], *state["linked"][:LINKED_EXCERPTS]]:
+        if p.id not in seen:
+            seen.add(p.id)
+            out[len(out) + 1] = p
+    return out
+
+
+def _defang(text: str) -> str:
+    """A document cannot close the delimited context early: its own delimiters are disarmed."""
+    return DELIMITER_RE.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+
+
+def format_excerpts(excerpts: Excerpts) -> str:
+    """``[n] <title> — <section>`` then the passage text, for each excerpt."""
+    blocks = []
+    for n, p in excerpts.items():
+        head = f"{p.title} — {p.section}" if p.section else p.title
+        blocks.append(f"[{n}] {_defang(head)}\n{_defang(p.text.strip())}")
+    return "\n\n".join(blocks)
+
+
+def answer_messages(state: dict[str, Any], excerpts: Excerpts) -> list[BaseMessage]:
+    """System rules, then the excerpts (as data, between delimiters) and the question."""
+    question = state.get("query") or state["question"]
+    return [
+        SystemMessage(ANSWER_SYSTEM_PROMPT.format(cannot_answer=CANNOT_ANSWER)),
+        HumanMessage(
+            ANSWER_USER_PROMPT.format(excerpts=format_excerpts(excerpts), question=question)
+        ),
+    ]
+
+
+# -- answering --------------------------------------------------------------------------------
+def answer_with_llm(
+    assistant: HasSettings, state: dict[str, Any], fallback: ExcerptAnswerer
+) -> Answer:
+    """The chat model's answer, checked; the default answerer's when the model fails.
+
+    Args:
+        assistant: anything with ``settings`` (and optionally an injected ``chat_model``).
+        state: the chain's state: question, query, passages, linked.
+        fallback: the default answerer, used when the model is unreachable or cites nothing.
+    """
+    excerpts = number_excerpts(state)
+    try:
+        reply = chat_model(assistant).invoke(answer_messages(state, excerpts)).text
+    except Exception as exc:  # any failure of the backend means: answer without it
+        return unavailable(state, fallback, _reason(exc, assistant.settings))
+    return finish(assistant.settings, state, excerpts, reply, fallback)
+
+
+def stream_answer_with_llm(
+    assistant: HasSettings, state: dict[str, Any], fallback: ExcerptAnswerer
+) -> Iterator[str | Answer]:
+    """The model's raw text as it arrives, then the checked Answer (always last).
+
+    The streamed text is unchecked: show it as provisional and replace it by the final
+    Answer's text, which may differ (markers renumbered, quotes unquoted) or be the fallback.
+    """
+    excerpts = number_excerpts(state)
+    parts: list[str] = []
+    try:
+        for chunk in chat_model(assistant).stream(answer_messages(state, excerpts)):
+            if piece := chunk.text:
+                parts.append(piece)
+                yield piece
+    except Exception as exc:
+        yield unavailable(state, fallback, _reason(exc, assistant.settings))
+        return
+    yield finish(assistant.settings, state, excerpts, "".join(parts), fallback)
+
+
+def finish(
+    settings: Settings,
+    state: dict[str, Any],
+    excerpts: Excerpts,
+    reply: str,
+    fallback: ExcerptAnswerer,
+) -> Answer:
+    """The reply turned into an Answer whose every marker resolves to a verbatim citation."""
+    reply = reply.strip()
+    if not reply:
+        return unavailable(state, fallback, "it sent an empty reply")
+    answerer = f"llm:{settings.llm_model}"
+    if _is_cannot_answer(reply):
+        ans = fallback.abstain(state["question"], state["query"], state["passages"])
+        return replace(ans, answerer=answerer)
+    text, citations, notes = check_reply(reply, excerpts, state["linked"])
+    if not citations:
+        ans = _fallback_answer(state, fallback)
+        return replace(
+            ans, notes=[UNCITED_FALLBACK_NOTE, *ans.notes], answerer="default (LLM answer uncited)"
+        )
+    return Answer(
+        question=state["question"],
+        text=text,
+        citations=citations,
+        standalone_question=state["query"],
+        answerer=answerer,
+        notes=notes,
+    )
+
+
+def unavailable(state: dict[str, Any], fallback: ExcerptAnswerer, reason: str) -> Answer:
+    """The default answerer's answer, with a note saying why the model was not used."""
+    ans = _fallback_answer(state, fallback)
+    note = LLM_FALLBACK_NOTE.format(reason=reason)
+    return replace(ans, notes=[note, *ans.notes], answerer="default (LLM unavailable)")
+
+
+def _fallback_answer(state: dict[str, Any], fallback: ExcerptAnswerer) -> Answer:
+    # the same candidates as the default answerer gets in the chain: passages plus top notes
+    passages = [*state["passages"], *notes_of_top(state)]
+    return fallback.answer(state["question"], state["query"], passages, state["linked"])
+
+
+def _is_cannot_answer(reply: str) -> bool:
+    head = reply.strip(" \"'“”«»*").casefold()
+    return head.startswith(CANNOT_ANSWER.rstrip(".").casefold())
+
+
+def _reason(exc: BaseException, settings: Settings) -> str:
+    if isinstance(exc, TimeoutError | httpx.TimeoutException | openai.APITimeoutError):
+        return f"no reply within {settings.llm_timeout:g} s"
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return f"the server answered with HTTP error {status}"
+    if isinstance(exc, ConnectionError | httpx.TransportError | openai.APIConnectionError):
+        where = settings.llm_base_url or f"the default {settings.llm_provider} address"
+        return f"no connection to {where}; is the server running?"
+    return f"its reply could not be read: {type(exc).__name__}"
+
+
+# -- checking the reply -----------------------------------------------------------------------
+def check_reply(
+    reply: str, excerpts: Excerpts, linked: list[Passage]
+) -> tuple[str, list[Citation], list[str]]:
+    """The reply's text, citations and notes once every claim is tied to a verbatim span.
+
+    A sentence is kept only if one of its markers names a given excerpt; a quotation is kept
+    only if it is found word for word in an excerpt its sentence cites.
+    """
+    kept: list[str] = []
+    quotes: dict[int, list[tuple[int, int]]] = {}
+    claims: dict[int, list[str]] = {}
+    invented: set[int] = set()
+    dropped = unquoted = 0
+    for gap, sentence in _sentences(reply):
+        markers = [int(m) for m in MARKER_RE.findall(sentence)]
+        valid = list(dict.fromkeys(n for n in markers if n in excerpts))
+        invented |= {n for n in markers if n not in excerpts}
+        if not valid:
+            bare = MARKER_RE.sub("", sentence).strip()
+            if _is_cannot_answer(bare):  # states a gap, claims nothing: needs no citation
+                kept.append((gap if kept else "") + bare)
+            else:
+                dropped += bool(re.search(r"\w", bare))
+            continue
+        sentence, found, bad = _check_quotes(sentence, valid, excerpts)
+        unquoted += bad
+        for n in valid:
+            quotes.setdefault(n, []).extend(found.get(n, []))
+            claims.setdefault(n, []).append(MARKER_RE.sub("", sentence))
+        kept.append((gap if kept else "") + sentence)
+    citations = [
+        make_citation(n, excerpts[n], *_span(excerpts[n], quotes[n], claims[n]), linked=linked)
+        for n in claims
+    ]
+    text, citations = renumber("".join(kept), citations)
+    return text, citations, _notes(invented, dropped, unquoted)
+
+
+def _notes(invented: set[int], dropped: int, unquoted: int) -> list[str]:
+    notes = []
+    if invented:
+        notes.append(INVENTED_NOTE.format(markers=", ".join(f"[{n}]" for n in sorted(invented))))
+    if dropped:
+        notes.append(DROPPED_NOTE.format(count=dropped))
+    if unquoted:
+        notes.append(UNQUOTED_NOTE.format(count=unquoted))
+    return notes
+
+
+def _sentences(reply: str) -> list[tuple[str, str]]:
+    """(whitespace before, sentence) pairs, line by line; markers opening a sentence are
+    moved to the one before (``ready." [1] Then`` cites the first sentence)."""
+    spans: list[list[int]] = []
+    for line in re.finditer(r"[^\n]+", reply):
+        for u in sentence_spans(reply, line.start(), line.end()):
+            start = u.start
+            lead = LEADING_MARKERS_RE.match(reply, start)
+            if lead and spans:
+                spans[-1][1] = start = lead.end()
+            body = reply[start : u.end]
+            if body.strip():
+                start += len(body) - len(body.lstrip())
+                spans.append([start, start + len(body.strip())])
+    out = []
+    prev = 0
+    for start, end in spans:
+        out.append((reply[prev:start] or " ", reply[start:end]))
+        prev = end
+    return out
+
+
+def _check_quotes(
+    sentence: str, cited: list[int], excerpts: Excerpts
+) -> tuple[str, dict[int, list[tuple[int, int]]], int]:
+    """Quotations found verbatim in a cited excerpt (with their spans); others unquoted."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    bad = 0
+
+    def check(m: re.Match[str]) -> str:
+        nonlocal bad
+        quote = next(g for g in m.groups() if g is not None)
+        for n in cited:
+            if span := locate(excerpts[n], quote.strip()):
+                found.setdefault(n, []).append(span)
+                return m.group(0)
+        bad += 1
+        return quote
+
+    return QUOTE_RE.sub(check, sentence), found, bad
+
+
+def locate(p: Passage, quote: str) -> tuple[int, int] | None:
+    """Source offsets of ``quote`` in ``p``: exact, else with any whitespace and either
+    apostrophe between the same characters (the span is always the source's own text)."""
+    if span := find_quote(p, quote):
+        return span
+    words = [re.sub(r"['’]", "['’]", re.escape(w)) for w in quote.split()]
+    m = re.search(r"\s+".join(words), p.text) if words else None
+    return (p.start + m.start(), p.start + m.end()) if m else None
+
+
+def _span(p: Passage, quotes: list[tuple[int, int]], claims: list[str]) -> tuple[int, int]:
+    """What a citation of ``p`` quotes: the answer's own quotations, else the sentence of
+    ``p`` sharing the most words with the claims citing it."""
+    if quotes:
+        return min(s for s, _ in quotes), max(e for _, e in quotes)
+    words = set(tokenize(" ".join(claims)))
+    units = sentence_spans(p.text, 0, len(p.text))
+    spans = [(u.start, u.start + len(p.text[u.start : u.end].rstrip())) for u in units]
+    spans = [(s, e) for s, e in spans if e > s] or [(0, len(p.text))]
+    best = max(spans, key=lambda se: len(words & set(tokenize(p.text[se[0] : se[1]]))))
+    return p.start + best[0], p.start + best[1]
+
+
+# -- follow-ups -------------------------------------------------------------------------------
+def condense_with_llm(assistant: HasSettings, question: str, history: History) -> str:
+    """A follow-up rewritten by the model as a standalone question (deterministic on failure)."""
+    if not history:
+        return question
+    prompt = CONDENSE_PROMPT.format(history=_format_history(history), question=question)
+    try:
+        reply = chat_model(assistant).invoke([HumanMessage(prompt)]).text
+    except Exception:  # the answer step will report the backend; here just do without it
+        return standalone_question(question, history)
+    condensed = _first_line(reply)
+    if not condensed or len(condensed) > assistant.settings.max_question_chars:
+        return standalone_question(question, history)
+    return condensed
+
+
+def _format_history(history: History) -> str:
+    lines = []
+    for msg in history:
+        who = "User" if msg["role"] == "user" else "Assistant"
+        content = " ".join(MARKER_RE.sub("", msg["content"]).split())[:HISTORY_CHARS]
+        lines.append(f"{who}: {content}")
+    return "\n".join(lines)
+
+
+def _first_line(reply: str) -> str:
+    for line in reply.splitlines():
+        line = re.sub(r"^\s*(standalone question\s*:)?", "", line, flags=re.I).strip()
+        line = line.strip("\"“”«»'` ")
+        if line:
+            return line
+    return ""

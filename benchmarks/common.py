@@ -1,0 +1,104 @@
+"""What both benchmarks share: percentiles, the comparison table, peak memory, the JSON record."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+Row = tuple[str, float | None, float | None]  # (metric, ours, plain)
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The ``pct``-th percentile, interpolated between the two nearest samples."""
+    data = sorted(values)
+    if len(data) == 1:
+        return float(data[0])
+    pos = (len(data) - 1) * pct / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return float(data[lo] + (data[hi] - data[lo]) * (pos - lo))
+
+
+def words(texts: Sequence[str]) -> int:
+    """Whitespace-separated words in ``texts``."""
+    return sum(len(t.split()) for t in texts)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value == int(value) and abs(value) >= 100:
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def format_table(rows: Sequence[Row], ours: str = "ours", plain: str = "plain") -> str:
+    """Rows of ``metric | ours | plain | ratio (ours/plain)`` as aligned text."""
+    header = ("metric", ours, plain, "ratio (ours/plain)")
+    cells = [header]
+    for metric, a, b in rows:
+        ratio = f"{a / b:.2f}x" if a is not None and b else "—"
+        cells.append((metric, _fmt(a), _fmt(b), ratio))
+    widths = [max(len(row[i]) for row in cells) for i in range(4)]
+    lines = [
+        " | ".join(
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        )
+        for row in cells
+    ]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were taken: CPU count, load, Python, torch threads."""
+    info: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "loadavg": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def write_results(name: str, data: dict[str, Any], out_dir: Path = RESULTS_DIR) -> Path:
+    """Write ``data`` (with the machine's description) to ``<out_dir>/<name>-<timestamp>.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = out_dir / f"{name}-{stamp}.json"
+    record = {"benchmark": name, "time": stamp, "machine": machine(), **data}
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,189 @@
+"""``assistant bench query``: warm latency of retrieve and ask, and the cold start.
+
+Both stores (ours and the plain LangChain one) are built once into a temporary folder. Warm
+figures are taken in this process after a warm-up, the questions interleaved (ours retrieve,
+ours ask, plain search) so that background load hits all three alike. The query-embedding cache
+is cleared before every timed call: a user's question is new, and a cached vector would hide the
+model's cost. The cold start is a new Python process from its first import to its first answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Row, format_table, median, percentile, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+ASK_TARGET_MS = 100.0
+WARMUP = 3
+
+OURS_COLD = (
+    "import time; t = time.perf_counter(); from pathlib import Path; "
+    "from assistant import Assistant, Settings; "
+    "a = Assistant(Settings(corpus_dir=Path({corpus!r}), vectorstore_dir=Path({store!r}), "
+    "answerer='default')); "
+    "a.ask({question!r}); print(time.perf_counter() - t)"
+)
+PLAIN_COLD = (
+    "import time; t = time.perf_counter(); from pathlib import Path; "
+    "from benchmarks.plain_pipeline import open_store; "
+    "vs = open_store(Path({store!r})); vs.similarity_search({question!r}, k=4); "
+    "print(time.perf_counter() - t)"
+)
+
+
+def load_questions(path: Path, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` questions without history (a follow-up needs its conversation)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if not item.get("history"):
+            out.append(item)
+    return out[:limit]
+
+
+def clear_query_cache() -> None:
+    from assistant.embedding import Embedder
+
+    Embedder._embed_query_cached.cache_clear()
+
+
+def timed_ms(fn: Callable[[str], object], question: str) -> float:
+    """Milliseconds of ``fn(question)`` with the query-embedding cache cleared first."""
+    clear_query_cache()
+    t0 = time.perf_counter()
+    fn(question)
+    return (time.perf_counter() - t0) * 1000
+
+
+def warm_samples(assistant: Any, vs: Any, questions: list[str]) -> dict[str, list[float]]:
+    """Milliseconds per question of ours retrieve (k=10), ours ask and plain search (k=4)."""
+    calls: dict[str, Callable[[str], object]] = {
+        "retrieve": lambda q: assistant.retrieve(q, k=10),
+        "ask": lambda q: assistant.ask(q),
+        "plain": lambda q: vs.similarity_search(q, k=4),
+    }
+    for q in questions[:WARMUP]:
+        for call in calls.values():
+            call(q)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for q in questions:
+        for name, call in calls.items():
+            samples[name].append(timed_ms(call, q))
+    return samples
+
+
+def cold_start(snippet: str) -> float:
+    """Seconds a new process reports from its first import to its first answer."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    got = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return float(got.stdout.strip().splitlines()[-1])
+
+
+def cold_samples(corpus: Path, tmp: Path, question: str, runs: int) -> dict[str, list[float]]:
+    """``runs`` cold starts of each pipeline, alternating."""
+    ours = OURS_COLD.format(corpus=str(corpus), store=str(tmp / "ours"), question=question)
+    plain = PLAIN_COLD.format(store=str(tmp / "plain"), question=question)
+    out: dict[str, list[float]] = {"ours": [], "plain": []}
+    for _ in range(runs):
+        out["ours"].append(cold_start(ours))
+        out["plain"].append(cold_start(plain))
+    return out
+
+
+def build_stores(corpus: Path, tmp: Path) -> tuple[Any, Any]:
+    """Our assistant over a fresh store, and the plain Chroma store, both from ``corpus``."""
+    from assistant import Assistant, Settings
+    from benchmarks import plain_pipeline
+
+    settings = Settings(corpus_dir=corpus, vectorstore_dir=tmp / "ours", answerer="default")
+    assistant = Assistant(settings)
+    assistant.ingest()
+    vs, _ = plain_pipeline.build(corpus, tmp / "plain", assistant.embedder)
+    return assistant, vs
+
+
+def run(
+    corpus: Path, questions_path: Path, runs: int = 3, limit: int = 40,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:  # fmt: skip
+    """Build both stores, time warm queries and cold starts; raw samples and summary."""
+    items = load_questions(questions_path, limit)
+    if not items:
+        raise ValueError(f"no questions without history in {questions_path}")
+    questions = [it["question"] for it in items]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-query-"))
+    try:
+        log("building both stores ...")
+        assistant, vs = build_stores(corpus, tmp)
+        log(f"timing {len(questions)} questions warm ...")
+        warm = warm_samples(assistant, vs, questions)
+        log(f"timing {runs} cold start(s) of each ...")
+        cold = cold_samples(corpus, tmp, questions[0], runs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "corpus": str(corpus),
+        "questions": str(questions_path),
+        "n_questions": len(questions),
+        "n_unanswerable": sum(1 for it in items if it.get("answerable") is False),
+        "runs": runs,
+        "warm_ms": warm,
+        "cold_s": cold,
+        "summary": summarize(warm, cold),
+    }
+
+
+def summarize(warm: dict[str, list[float]], cold: dict[str, list[float]]) -> dict[str, float]:
+    out = {}
+    for name, values in warm.items():
+        out[f"{name}_p50_ms"] = percentile(values, 50)
+        out[f"{name}_p95_ms"] = percentile(values, 95)
+    for name, values in cold.items():
+        out[f"{name}_cold_s"] = median(values)
+    return out
+
+
+def rows(s: dict[str, float]) -> list[Row]:
+    """Ours against the plain similarity search (k=4); ratios are ours/plain."""
+    return [
+        ("retrieve k=10, warm p50 (ms)", s["retrieve_p50_ms"], s["plain_p50_ms"]),
+        ("retrieve k=10, warm p95 (ms)", s["retrieve_p95_ms"], s["plain_p95_ms"]),
+        ("ask, warm p50 (ms)", s["ask_p50_ms"], s["plain_p50_ms"]),
+        ("ask, warm p95 (ms)", s["ask_p95_ms"], s["plain_p95_ms"]),
+        ("cold start to first answer (s)", s["ours_cold_s"], s["plain_cold_s"]),
+    ]
+
+
+def main(corpus: Path, questions: Path, runs: int, limit: int, out_dir: Path | None = None) -> int:
+    """Run, print the table and the target, write the JSON record; returns the exit code."""
+    result = run(
+        corpus, questions, runs, limit, log=lambda m: print(m, file=sys.stderr, flush=True)
+    )
+    s = result["summary"]
+    print(f"query benchmark: {result['n_questions']} questions from {questions} "
+          f"({result['n_unanswerable']} unanswerable), warm, query cache cleared per call; "
+          f"cold start median of {runs}")  # fmt: skip
+    print(format_table(rows(s), "ours", "plain similarity_search k=4"))
+    print()
+    met = "met" if s["ask_p50_ms"] <= ASK_TARGET_MS else "NOT met"
+    print(f"target ask p50 <= {ASK_TARGET_MS:.0f} ms warm ({os.cpu_count()} cores, "
+          f"default answerer): {s['ask_p50_ms']:.0f} ms, {met}")  # fmt: skip
+    kwargs = {"out_dir": out_dir} if out_dir else {}
+    print(f"results: {write_results('query', result, **kwargs)}")
+    return 0

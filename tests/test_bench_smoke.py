@@ -1,0 +1,105 @@
+"""The benchmarks run end to end on a tiny corpus and print their tables (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.bench import add_bench_parser
+from benchmarks import ingest_bench, plain_pipeline, query_bench
+from benchmarks.common import format_table, percentile
+
+PARAGRAPHS = (
+    "In October 1923 Trotsky wrote to the Central Committee about the regime inside the party "
+    "and the crisis of the economy, asking for a change of course.\n\n"
+    "The letter was followed by the statement of the forty-six, signed by prominent Bolsheviks "
+    "who shared his criticism of the secretarial apparatus.\n\n"
+    "In May 1927 Trotsky wrote to Krupskaya about the struggle against the opposition, which "
+    "Stalin had decided to turn from attrition into annihilation.\n"
+)
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "letters_1923-1927.txt").write_text(PARAGRAPHS, encoding="utf-8")
+    return corpus
+
+
+def test_table_has_a_ratio_per_row_and_a_dash_when_plain_has_none() -> None:
+    table = format_table([("full ingest (s)", 2.0, 4.0), ("new process (s)", 1.5, None)])
+    lines = table.splitlines()
+    assert len(lines) == 4
+    assert lines[2].endswith("0.50x")
+    assert lines[3].rstrip().endswith("—")
+
+
+def test_percentile_interpolates_between_samples() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
+    assert percentile([0.0, 10.0], 95) == pytest.approx(9.5)
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_bench_parser_sets_an_int_returning_func() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_bench_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "query", "--runs", "2", "--limit", "5"])
+    assert (args.runs, args.limit) == (2, 5)
+    assert callable(args.func)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "ingest", "--runs", "0"])
+
+
+@pytest.mark.slow
+def test_plain_pipeline_writes_and_rerun_duplicates(tiny_corpus: Path, tmp_path: Path) -> None:
+    from assistant.embedding import Embedder
+    from assistant.settings import Settings
+
+    embedding = Embedder(Settings())
+    vs, chunks = plain_pipeline.build(tiny_corpus, tmp_path / "plain", embedding)
+    assert chunks and plain_pipeline.count(vs) == len(chunks)
+    assert vs.similarity_search("Krupskaya", k=1)
+    vs, _ = plain_pipeline.build(tiny_corpus, tmp_path / "plain", embedding)
+    assert plain_pipeline.count(vs) == 2 * len(chunks)
+
+
+@pytest.mark.slow
+def test_ingest_bench_gives_positive_figures_and_prints(
+    tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ingest_bench.main(tiny_corpus, runs=1, out_dir=tmp_path / "results") == 0
+    out = capsys.readouterr().out
+    assert "full ingest (s)" in out and "ratio (ours/plain)" in out
+    record = json.loads(next((tmp_path / "results").glob("ingest-*.json")).read_text())
+    for side in ("ours", "plain"):
+        figures = record["median"][side]
+        for key in ("ingest_s", "reingest_s", "peak_rss_mib", "passages", "limit_words_per_s"):
+            assert figures[key] > 0, (side, key)
+    assert (
+        record["median"]["ours"]["passages_after_reingest"] == record["median"]["ours"]["passages"]
+    )
+    assert record["median"]["ours"]["reingest_new_process_s"] > 0
+
+
+@pytest.mark.slow
+def test_query_bench_gives_positive_figures_and_prints(
+    tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    items = [
+        {"question": "Why did Trotsky write to Krupskaya?", "history": [], "answerable": True},
+        {"question": "And who signed it?", "history": ["What did Trotsky write in 1923?"]},
+        {"question": "What did the forty-six criticise?", "history": [], "answerable": True},
+    ]
+    questions.write_text("\n".join(json.dumps(it) for it in items), encoding="utf-8")
+    assert query_bench.main(tiny_corpus, questions, runs=1, limit=5, out_dir=tmp_path / "r") == 0
+    out = capsys.readouterr().out
+    assert "ask, warm p50 (ms)" in out and "cold start" in out
+    record = json.loads(next((tmp_path / "r").glob("query-*.json")).read_text())
+    assert record["n_questions"] == 2  # the follow-up with a history is skipped
+    assert all(v > 0 for v in record["summary"].values())
