@@ -55,8 +55,8 @@ class Thresholds:
     min_semantic: float = 0.5
     min_coverage: float = 0.3
     max_words: int = 120
-    max_sentences: int = 4
-    keep_ratio: float = 0.8
+    max_sentences: int = 5
+    keep_ratio: float = 0.6
 
 
 def question_kind(question: str) -> str:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.conversation import History, standalone_question, trim_history, validate_question
 from assistant.embedding import Embedder
-from assistant.errors import EmptyStoreError
-from assistant.ingest import Ingester, Progress
+from assistant.errors import CorruptStoreError, EmptyStoreError
+from assistant.ingest import Ingester, Progress, writer_lock
 from assistant.retrieval import Mode, Retriever
 from assistant.settings import Settings
-from assistant.store import PassageStore
+from assistant.store import PassageStore, wipe_local_store
 from assistant.types import Answer, IngestReport, Passage
 
 if TYPE_CHECKING:
@@ -44,8 +44,19 @@ class Assistant:
 
     # -- ingestion --------------------------------------------------------------------------
     def ingest(self, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
-        """Bring the store in line with the corpus folder (see :mod:`assistant.ingest`)."""
-        report = Ingester(self.settings, self.store, self.embedder).run(rebuild, progress)
+        """Bring the store in line with the corpus folder (see :mod:`assistant.ingest`).
+
+        With ``rebuild``, a local store too damaged to open is deleted and built anew.
+        """
+        try:
+            report = Ingester(self.settings, self.store, self.embedder).run(rebuild, progress)
+        except CorruptStoreError:
+            if not rebuild or self.settings.chroma_host:
+                raise
+            with writer_lock(self.settings):
+                wipe_local_store(self.settings)
+            self.__dict__.pop("store", None)  # reopen the emptied folder
+            report = Ingester(self.settings, self.store, self.embedder).run(rebuild, progress)
         with self._lock:
             self._retriever = None  # passages changed: reload on next use
         return report

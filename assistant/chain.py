@@ -37,6 +37,7 @@ def prepare(assistant: Assistant, inp: dict[str, Any]) -> dict[str, Any]:
     settings = assistant.settings
     question = validate_question(inp.get("question"), settings.max_question_chars)
     history, notes = trim_history(inp.get("history"), settings)
+    _ = assistant.retriever  # an empty or damaged store fails here, before any model is called
     query = _condense(assistant, question, history)
     return {**inp, "question": question, "history": history, "query": query, "notes": notes}
 

@@ -54,13 +54,15 @@ def validate_question(question: object, max_chars: int) -> str:
 
 
 def trim_history(history: History | None, settings: Settings) -> tuple[History, list[str]]:
-    """Valid history messages, the most recent ``max_history_turns`` of them, plus a note
-    saying how many older ones were left out (never silently)."""
+    """Valid history messages, the most recent ``max_history_turns`` of them, plus notes
+    saying how many older ones were left out and how many long ones were cut (never silently)."""
     if not history:
         return [], []
     if not isinstance(history, list):
         raise InvalidQuestionError("history must be a list of {'role', 'content'} messages.")
+    cap = settings.max_question_chars * 4  # an earlier answer may be longer than a question
     clean: History = []
+    lengths: list[int] = []
     for i, msg in enumerate(history):
         if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
             raise InvalidQuestionError(
@@ -68,16 +70,18 @@ def trim_history(history: History | None, settings: Settings) -> tuple[History, 
             )
         content = msg.get("content")
         if isinstance(content, str) and content.strip():
-            clean.append(
-                {"role": str(msg["role"]), "content": content[: settings.max_question_chars * 4]}
-            )
+            clean.append({"role": str(msg["role"]), "content": content[:cap]})
+            lengths.append(len(content))
     limit = settings.max_history_turns
-    if len(clean) <= limit:
-        return clean, []
-    dropped = len(clean) - limit
-    return clean[-limit:], [
-        f"Only the last {limit} messages of the chat were used ({dropped} older ones left out)."
-    ]
+    notes = []
+    if len(clean) > limit:
+        dropped = len(clean) - limit
+        notes.append(
+            f"Only the last {limit} messages of the chat were used ({dropped} older ones left out)."
+        )
+    if cut := sum(n > cap for n in lengths[-limit:]):
+        notes.append(f"{cut} long chat message(s) were cut to their first {cap} characters.")
+    return clean[-limit:], notes
 
 
 def is_follow_up(question: str) -> bool:

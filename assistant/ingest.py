@@ -19,7 +19,13 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from assistant.corpus import corpus_files, load_manifest, load_source, relative_source
+from assistant.corpus import (
+    corpus_files,
+    document_info,
+    load_manifest,
+    load_source,
+    relative_source,
+)
 from assistant.embedding import Embedder, token_counts
 from assistant.errors import AssistantError, IngestError, StoreLockedError
 from assistant.passages import CHUNKER_VERSION, Chunker
@@ -110,7 +116,7 @@ class Ingester:
     ) -> dict[str, Any]:
         docs: dict[str, dict[str, Any]] = dict(self.store.state()["docs"])
         counts = {"added": 0, "updated": 0, "removed": 0, "unchanged": 0, "embedded": 0}
-        failed: list[str] = []
+        files, failed = self._unique_ids(files, manifest)
         warnings = [
             f"{f.name}: no manifest entry; metadata derived from its name"
             for f in files
@@ -144,6 +150,27 @@ class Ingester:
             self._save(docs)
         self._sweep_orphans(docs)
         return {**counts, "failed": tuple(failed), "warnings": tuple(warnings)}
+
+    def _unique_ids(
+        self, files: list[Path], manifest: dict[str, dict[str, Any]]
+    ) -> tuple[list[Path], list[str]]:
+        """Files whose document id is unique; a later file repeating an id is left out (its
+        identical passages would share ids with the first file's and overwrite them)."""
+        owner: dict[str, Path] = {}
+        kept: list[Path] = []
+        clashes: list[str] = []
+        for f in files:
+            doc_id = document_info(f, manifest.get(f.name)).id
+            if doc_id in owner:
+                clashes.append(
+                    f"{f.name}: its document id '{doc_id}' is already that of "
+                    f"{owner[doc_id].name}; give it its own id in {self.settings.manifest_name}."
+                )
+                log.error("%s", clashes[-1])
+                continue
+            owner[doc_id] = f
+            kept.append(f)
+        return kept, clashes
 
     def _save(self, docs: dict[str, dict[str, Any]]) -> None:
         self.store.set_state(self.embedder.model_id, CHUNKER_VERSION, docs)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _LIST_FIELDS = ("notes", "refs")
 _SKIP_FIELDS = ("score", "embed_text")
+_SEGMENT_DIR_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def make_client(settings: Settings) -> Any:
@@ -47,9 +50,12 @@ def make_client(settings: Settings) -> Any:
                 settings=chroma_settings,
             )
         settings.vectorstore_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(
-            path=str(settings.vectorstore_dir), settings=chroma_settings
-        )
+        path = str(settings.vectorstore_dir)
+        try:
+            return chromadb.PersistentClient(path=path, settings=chroma_settings)
+        except Exception:
+            _forget_failed_system(path)
+            raise
     except Exception as exc:  # chromadb raises many kinds; all mean "cannot open"
         where = (
             f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
@@ -59,6 +65,29 @@ def make_client(settings: Settings) -> Any:
         raise CorruptStoreError(
             f"cannot open {where} ({exc}); run `assistant ingest --rebuild` to recreate it."
         ) from exc
+
+
+def _forget_failed_system(path: str) -> None:
+    """chromadb caches a folder's system even when it failed to start, and hands the broken one
+    to every later client of that folder; drop it so that a retry (after a wipe) starts afresh."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    if path not in SharedSystemClient._identifier_to_refcount:  # no client uses it
+        SharedSystemClient._identifier_to_system.pop(path, None)
+
+
+def wipe_local_store(settings: Settings) -> None:
+    """Delete the Chroma files of the store folder (its database and segment folders) and
+    nothing else, so that a store too damaged to open can be built again."""
+    folder = settings.vectorstore_dir
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and _SEGMENT_DIR_RE.fullmatch(entry.name):
+            shutil.rmtree(entry)
+        elif entry.is_file() and entry.name.startswith("chroma.sqlite3"):
+            entry.unlink()
+    _forget_failed_system(str(folder))
 
 
 def to_metadata(p: Passage) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def _text_stats(model: str, texts: list[str]) -> dict[str, Any]:
     return {
         "passages": len(texts),
         "embedded_words": words(texts),
+        "model_tokens": sum(min(c, MODEL_WINDOW) + 2 for c in counts),
         "truncated_pct": 100 * over / max(1, len(texts)),
         "sample": random.Random(0).sample(texts, min(SAMPLE, len(texts))),
     }
@@ -174,6 +175,7 @@ def rows(summary: dict[str, dict[str, float]], corpus_words: int) -> list[Row]:
         ("embedded words (overlap counted)", *both("embedded_words")),
         ("embedded words/s", o["embedded_words"] / o["ingest_s"],
          p["embedded_words"] / p["ingest_s"]),
+        ("word pieces the model reads (256 cap)", *both("model_tokens")),
         ("passages over the model's 256 tokens (%)", *both("truncated_pct")),
         ("bare model words/s on these passages", *both("limit_words_per_s")),
         ("embedding floor = embedded words / bare (s)",
