@@ -18,7 +18,7 @@ from assistant.embedding import MODEL_MAX_TOKENS
 from assistant.parsing import Block, clean, language_of, parse
 from assistant.types import Passage
 
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 SECTION_TOKENS = 40  # most word pieces the section-title prefix may take
 MERGE_TARGET = 0.6  # short paragraphs of a section are merged up to this share of the budget
 

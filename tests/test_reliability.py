@@ -60,7 +60,7 @@ from tests.test_llm_openai_server import FakeOpenAI
 from tests.test_ui_app import Fake, Recording, client, free_port, texts
 from ui.app import ChatPage, build_app, serve, sync_store
 from ui.feedback import read_jsonl
-from ui.render import Turn, answer_html, sources_html
+from ui.render import Turn, answer_html, esc, sources_html
 
 pytestmark = [
     pytest.mark.slow,
@@ -610,10 +610,10 @@ def test_case_14_twenty_sessions_at_once_each_get_their_own_answers(
         assert second["history"] == [{"role": "user", "content": q1},
                                      {"role": "assistant", "content": first["answer"].text}]  # fmt: skip
         shown = texts(chat2)
-        assert shown[0::2] == [q1, q2] and notice == "" and box == ""
+        assert shown[0::2] == [esc(q1), esc(q2)] and notice == "" and box == ""
         assert shown[1::2] == [answer_html(first["answer"], 1), answer_html(second["answer"], 2)]
         assert texts(chat1) == shown[:2]
-        others = {q for j, pair in enumerate(SESSIONS) if j != i for q in pair}
+        others = {esc(q) for j, pair in enumerate(SESSIONS) if j != i for q in pair}
         assert not any(q in sources or q in shown for q in others)  # nothing from elsewhere
     for q1, _ in SESSIONS[:3]:  # served concurrently, answered as when asked alone
         assert shared.ask(q1).to_dict() == calls[q1]["answer"].to_dict()
@@ -664,7 +664,7 @@ def test_case_14_a_full_queue_answers_with_a_message_not_a_hang(shared: Assistan
         demo.close()
     assert 1 <= len(answered) <= 3 and len(answered) + len(refused) == len(questions)
     assert refused and all("queue is full" in r.lower() for r in refused)
-    assert all(shown[0] == q and len(shown) == 2 for q, shown in answered)
+    assert all(shown[0] == esc(q) and len(shown) == 2 for q, shown in answered)
 
 
 def test_case_16_feedback_from_many_sessions_at_once_loses_no_line(tmp_path: Path) -> None:
