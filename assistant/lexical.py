@@ -6,6 +6,7 @@ English words are Snowball-stemmed, Russian words too, stop words dropped.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -14,6 +15,8 @@ from functools import lru_cache
 import bm25s
 import numpy as np
 import Stemmer
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 STOP_EN = frozenset(

@@ -173,6 +173,8 @@ def _is_heading(par: str, toc: set[str], is_book: bool, next_chapter: int) -> st
     if ("\n" in par.strip() and len(line) > 160) or len(line) > 160 or not line:
         return None
     bare = line.strip("*_ ").rstrip(SUPERSCRIPTS)
+    if not bare:  # a rule such as "* * *" or "___"
+        return None
     if TOC_LINK_RE.fullmatch(bare) or (bare.startswith("[") and "](#" in bare):
         return None
     m = CHAPTER_RE.fullmatch(bare)

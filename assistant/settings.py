@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Literal
@@ -23,8 +22,6 @@ for _name, _value in {
     "TQDM_DISABLE_LOADING_WEIGHTS": "1",
 }.items():
     os.environ.setdefault(_name, _value)
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
