@@ -57,6 +57,7 @@ class Thresholds:
     max_words: int = 120
     max_sentences: int = 5
     keep_ratio: float = 0.6
+    semantic_pool: int = 24  # sentences embedded per question (the cost of an answer)
 
 
 def question_kind(question: str) -> str:
@@ -86,8 +87,10 @@ class ExcerptAnswerer:
         embed: Callable[[list[str]], np.ndarray],
         idf: Callable[[str], float],
         thresholds: Thresholds | None = None,
+        embed_query: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         self.embed = embed
+        self.embed_query = embed_query or (lambda q: self.embed([q])[0])
         self.idf = idf
         self.t = thresholds or Thresholds()
 
@@ -136,18 +139,22 @@ class ExcerptAnswerer:
         return out
 
     def _score(self, query: str, cands: list[Candidate]) -> tuple[list[Candidate], float]:
-        qv = self.embed([query])[0]
-        sv = self.embed([c.text for c in cands])
-        sem = sv @ qv
+        """Cheap scores (words, kind, rank) for all; meaning only for the best few of them."""
         q_tokens = set(tokenize(query))
         q_weight = sum(self.idf(t) for t in q_tokens) or 1.0
         kind = question_kind(query)
-        out = []
-        for c, s in zip(cands, sem, strict=True):
+        cheap = []
+        for c in cands:
             lex = sum(self.idf(t) for t in q_tokens & set(tokenize(c.text))) / q_weight
-            prior = 1.0 / (1.0 + c.rank)
-            score = 0.5 * float(s) + 0.3 * lex + 0.1 * _kind_bonus(kind, c.text) + 0.1 * prior
-            out.append(Candidate(c.passage, c.rank, c.start, c.end, c.text, score))
+            bonus = _kind_bonus(kind, c.text)
+            cheap.append((0.3 * lex + 0.1 * bonus + 0.1 / (1.0 + c.rank), c))
+        cheap.sort(key=lambda x: -x[0])
+        pool = cheap[: self.t.semantic_pool]
+        sem = self.embed([c.text for _, c in pool]) @ self.embed_query(query)
+        out = [
+            Candidate(c.passage, c.rank, c.start, c.end, c.text, base + 0.5 * float(s))
+            for (base, c), s in zip(pool, sem, strict=True)
+        ]
         out.sort(key=lambda c: -c.score)
         return out, float(np.max(sem))
 
@@ -193,7 +200,8 @@ def _shouting(text: str) -> bool:
 
 
 def _sentence(text: str) -> str:
-    text = text.strip()
+    # A bracketed number left in the source text ("[1927]") must not pass for a citation.
+    text = re.sub(r"\[(\d+)\]", r"(\1)", text.strip())
     return text if text[-1:] in '.?!…"”»)' else text + "."
 
 

@@ -68,7 +68,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*"),
 ]
 
-MCNEAL, SEDOVA = SMALL_DOCS[1], SMALL_DOCS[0]
+SEDOVA = SMALL_DOCS[0]
 KRUPSKAYA_Q = "Why did Trotsky write to Krupskaya in May 1927?"
 SEDOVA_Q = "Why did Natalia Sedova reject the slogan of the defense of the USSR?"
 OFF_CORPUS = ("How do I make a sourdough starter?", "What is the boiling point of mercury?")
@@ -539,6 +539,51 @@ def test_case_13_a_hostile_document_is_data_not_instructions(tmp_path: Path) -> 
     assert "cited none of the excerpts" in obeyed.notes[0]
 
 
+# -- 15: the LLM backend -----------------------------------------------------------------------
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAI]:
+    srv = FakeOpenAI()
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield srv
+    srv.stop.set()
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_case_15_a_failing_llm_backend_gives_the_default_answer_with_a_note(
+    shared: Assistant, openai_server: FakeOpenAI
+) -> None:
+    # test_llm_openai_server.py drives answer_with_llm itself; here the whole ask() and
+    # ask_stream(), with the real store, compared with the default answerer's own answer.
+    expected = shared.ask(SEDOVA_Q)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    cases = [("slow", openai_server.server_port, "no reply within 1 s"),
+             ("error", openai_server.server_port, "HTTP error 500"),
+             ("garbage", openai_server.server_port, "could not be read"),
+             ("ok", closed, "no connection to")]  # fmt: skip
+    for mode, port, reason in cases:
+        openai_server.mode = mode
+        a = Assistant(shared.settings.model_copy(update={
+            "answerer": "llm", "llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_timeout": 1.0,
+            "llm_model": "test-model",
+        }))  # fmt: skip
+        for ans in (a.ask(SEDOVA_Q), list(a.ask_stream(SEDOVA_Q))[-1]):
+            assert isinstance(ans, Answer)
+            assert ans.answerer == "default (LLM unavailable)", mode
+            assert ans.notes[0].startswith(FALLBACK_PREFIX) and reason in ans.notes[0], mode
+            assert ans.text == expected.text
+            check_citations(ans)
+    # A reachable model talking nonsense: no marker of its reply reaches the user.
+    openai_server.mode = "ok"  # its reply to this question is "I do not know." (uncited)
+    url = f"http://127.0.0.1:{openai_server.server_port}/v1"
+    ans = Assistant(a.settings.model_copy(update={"llm_base_url": url})).ask(SEDOVA_Q)
+    assert ans.answerer == "default (LLM answer uncited)" and ans.text == expected.text
+    check_citations(ans)
+
+
 # -- 14, 16, 17: the page ----------------------------------------------------------------------
 SESSIONS = [
     (KRUPSKAYA_Q, "Did she answer him?"),
@@ -573,12 +618,31 @@ def live(shared: Assistant) -> Iterator[tuple[str, Recording]]:
     demo.close()
 
 
-def run_session(url: str, pair: tuple[str, str], start: threading.Barrier) -> list[Any]:
+@dataclass
+class InFlight:
+    """How many questions have been sent and not yet answered, at most."""
+
+    now: int = 0
+    most: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ask(self, c: Any, question: str) -> Any:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return c.submit(question, api_name="/ask").result(timeout=600)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def run_session(
+    url: str, pair: tuple[str, str], start: threading.Barrier, flight: InFlight
+) -> list[Any]:
     c = client(url)
     start.wait(timeout=120)
-    first = c.submit(pair[0], api_name="/ask").result(timeout=600)
-    second = c.submit(pair[1], api_name="/ask").result(timeout=600)
-    return [first, second]
+    return [flight.ask(c, pair[0]), flight.ask(c, pair[1])]
 
 
 def test_case_14_twenty_sessions_at_once_each_get_their_own_answers(
@@ -587,12 +651,13 @@ def test_case_14_twenty_sessions_at_once_each_get_their_own_answers(
     url, backend = live
     assert len({q for pair in SESSIONS for q in pair}) == 2 * len(SESSIONS) == 40
     start = threading.Barrier(len(SESSIONS))
+    flight = InFlight()
     results: dict[int, list[Any]] = {}
     errors: list[BaseException] = []
 
     def run(i: int) -> None:
         try:
-            results[i] = run_session(url, SESSIONS[i], start)
+            results[i] = run_session(url, SESSIONS[i], start, flight)
         except BaseException as exc:
             errors.append(exc)
 
@@ -602,6 +667,7 @@ def test_case_14_twenty_sessions_at_once_each_get_their_own_answers(
     for t in threads:
         t.join(timeout=900)
     assert not errors and len(results) == len(SESSIONS)
+    assert flight.most > shared.settings.ui_concurrency  # more waited than could be answered
     calls = {c["question"]: c for c in backend.calls}
     for i, (q1, q2) in enumerate(SESSIONS):
         (chat1, *_), (chat2, sources, notice, box) = results[i]
@@ -743,48 +809,3 @@ def fetch(url: str) -> str:
     except urllib.error.HTTPError as exc:
         assert exc.code in (400, 403, 404, 405, 422), (url, exc.code)
         return ""
-
-
-# -- 15: the LLM backend -----------------------------------------------------------------------
-@pytest.fixture
-def openai_server() -> Iterator[FakeOpenAI]:
-    srv = FakeOpenAI()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield srv
-    srv.stop.set()
-    srv.shutdown()
-    srv.server_close()
-
-
-def test_case_15_a_failing_llm_backend_gives_the_default_answer_with_a_note(
-    shared: Assistant, openai_server: FakeOpenAI
-) -> None:
-    # test_llm_openai_server.py drives answer_with_llm itself; here the whole ask() and
-    # ask_stream(), with the real store, compared with the default answerer's own answer.
-    expected = shared.ask(SEDOVA_Q)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
-    cases = [("slow", openai_server.server_port, "no reply within 1 s"),
-             ("error", openai_server.server_port, "HTTP error 500"),
-             ("garbage", openai_server.server_port, "could not be read"),
-             ("ok", closed, "no connection to")]  # fmt: skip
-    for mode, port, reason in cases:
-        openai_server.mode = mode
-        a = Assistant(shared.settings.model_copy(update={
-            "answerer": "llm", "llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_timeout": 1.0,
-            "llm_model": "test-model",
-        }))  # fmt: skip
-        for ans in (a.ask(SEDOVA_Q), list(a.ask_stream(SEDOVA_Q))[-1]):
-            assert isinstance(ans, Answer)
-            assert ans.answerer == "default (LLM unavailable)", mode
-            assert ans.notes[0].startswith(FALLBACK_PREFIX) and reason in ans.notes[0], mode
-            assert ans.text == expected.text
-            check_citations(ans)
-    # A reachable model talking nonsense: no marker of its reply reaches the user.
-    openai_server.mode = "ok"  # its reply to this question is "I do not know." (uncited)
-    url = f"http://127.0.0.1:{openai_server.server_port}/v1"
-    ans = Assistant(a.settings.model_copy(update={"llm_base_url": url})).ask(SEDOVA_Q)
-    assert ans.answerer == "default (LLM answer uncited)" and ans.text == expected.text
-    check_citations(ans)

@@ -1,0 +1,93 @@
+"""The default answerer with a deterministic fake embedding: composition and numbering."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from assistant.answering import ExcerptAnswerer, Thresholds, question_kind
+from assistant.citations import is_verbatim
+from assistant.prompts import CANNOT_ANSWER
+from assistant.types import Passage
+
+TEXT = (
+    "Kosior used the word fuss at the plenum in April 1927. It was said of the Opposition.\n\n"
+    "In [1927] the party held its Fifteenth Congress. The Opposition was expelled there.\n"
+)
+
+
+def hashing_embed(texts: list[str]) -> np.ndarray:
+    out = np.zeros((len(texts), 64), dtype=np.float32)
+    for i, t in enumerate(texts):
+        for w in re.findall(r"\w+", t.lower()):
+            out[i, zlib.crc32(w.encode()) % 64] += 1.0
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-9)
+
+
+def passages(tmp_path: Path) -> list[Passage]:
+    path = tmp_path / "doc.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    cut = TEXT.index("\n\n")
+    spans = [(0, cut), (cut + 2, len(TEXT) - 1)]
+    return [
+        Passage(
+            id=f"d:{s}",
+            doc_id="d",
+            title="Doc",
+            section="S",
+            kind="body",
+            language="en",
+            text=TEXT[s:e],
+            source=str(path),
+            start=s,
+            end=e,
+            score=1.0 - i / 10,
+            embed_text=TEXT[s:e],
+        )
+        for i, (s, e) in enumerate(spans)
+    ]
+
+
+def answerer(**kw: float) -> ExcerptAnswerer:
+    return ExcerptAnswerer(hashing_embed, lambda t: 1.0, Thresholds(**kw))  # type: ignore[arg-type]
+
+
+def test_answer_quotes_are_verbatim_and_numbered_in_order(tmp_path: Path) -> None:
+    ps = passages(tmp_path)
+    ans = answerer(min_semantic=0.1, min_coverage=0.1).answer(
+        "Who used the word fuss in 1927?", "Who used the word fuss in 1927?", ps, []
+    )
+    assert not ans.abstained
+    first_use = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", ans.text)))
+    assert first_use == [c.n for c in ans.citations] == list(range(1, len(first_use) + 1))
+    for c in ans.citations:
+        assert is_verbatim(c.source, c.start, c.end, c.quote)
+    assert "Kosior" in ans.text
+
+
+def test_bracketed_year_in_the_source_is_not_a_marker(tmp_path: Path) -> None:
+    ps = passages(tmp_path)
+    ans = answerer(min_semantic=0.0, min_coverage=0.0, keep_ratio=0.0).answer(
+        "When did the party hold the Fifteenth Congress?", "Fifteenth Congress party held", ps, []
+    )
+    assert "[1927]" not in ans.text
+    assert all(int(n) <= len(ans.citations) for n in re.findall(r"\[(\d+)\]", ans.text))
+
+
+def test_weak_evidence_abstains(tmp_path: Path) -> None:
+    ans = answerer(min_semantic=0.9).answer("sourdough starter?", "sourdough starter?",
+                                            passages(tmp_path), [])  # fmt: skip
+    assert ans.abstained and ans.text == CANNOT_ANSWER and not ans.citations
+    assert ans.see_also
+
+
+def test_question_kinds() -> None:
+    assert question_kind("When did Lenin die?") == "date"
+    assert question_kind("How many delegates attended?") == "number"
+    assert question_kind("Who was Kosior?") == "person"
+    assert question_kind("Why did Trotsky refuse?") == "reason"
+    assert question_kind("What did she reply?") == "general"
