@@ -128,6 +128,7 @@ def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
         return np.asarray(vecs, dtype=np.float32)
 
     idf = idf_function(dict(retriever.lexical.doc_freq), max(1, retriever.lexical.size))
+
     def embed_query(text: str) -> np.ndarray:
         return np.asarray(embedder.embed_query(text), dtype=np.float32)  # cached
 

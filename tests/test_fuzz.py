@@ -266,21 +266,22 @@ SEDOVA_QUESTIONS = [
     "What does Sedova say about criticism of the Soviet bureaucracy?",
     "What is the most dangerous enemy in Sedova's letter?",
 ]
-ASKED = st.one_of(
-    QUESTIONS,
+NOISY = st.tuples(  # answerable questions with markers, control characters or NFD accents
+    st.sampled_from(SEDOVA_QUESTIONS), st.lists(st.sampled_from(MARKERS), max_size=2)
+).map(lambda t: unicodedata.normalize("NFD", t[0] + "".join(t[1])))
+ASKED = st.one_of(  # answerable first: hypothesis leans to the first branch
+    NOISY,
     st.tuples(
         st.sampled_from(["Why did Sedova write", "What did she say about", "And why", "Who"]),
         ANY_TEXT,
     ).map(" ".join),
-    st.tuples(  # answerable questions with markers, control characters or NFD accents in them
-        st.sampled_from(SEDOVA_QUESTIONS), st.lists(st.sampled_from(MARKERS), max_size=3)
-    ).map(lambda t: unicodedata.normalize("NFD", t[0] + "".join(t[1]))),
+    QUESTIONS,
 )
 
 
 @pytest.mark.slow
 @MODEL
-@given(question=ASKED, history=st.lists(VALID_MESSAGES, max_size=4))
+@given(question=ASKED, history=st.just([]) | st.lists(VALID_MESSAGES, max_size=4))
 def test_random_questions_through_the_real_chain(
     tiny: Assistant, question: str, history: list[dict[str, str]]
 ) -> None:
@@ -289,6 +290,6 @@ def test_random_questions_through_the_real_chain(
     except InvalidQuestionError:
         event("refused")
         return
-    event(f"abstained: {ans.abstained}")
+    event(f"abstained: {ans.abstained} (history: {bool(history)})")
     assert ans.text and (ans.citations or ans.abstained)
     check_citations(ans)  # verbatim in the file on disk
