@@ -57,7 +57,8 @@ class Thresholds:
     max_words: int = 120
     max_sentences: int = 5
     keep_ratio: float = 0.6
-    semantic_pool: int = 24  # sentences embedded per question (the cost of an answer)
+    semantic_pool: int = 8  # sentences embedded per question (the cost of an answer)
+    semantic_words: int = 40  # of each, the words embedded
 
 
 def question_kind(question: str) -> str:
@@ -150,7 +151,9 @@ class ExcerptAnswerer:
             cheap.append((0.3 * lex + 0.1 * bonus + 0.1 / (1.0 + c.rank), c))
         cheap.sort(key=lambda x: -x[0])
         pool = cheap[: self.t.semantic_pool]
-        sem = self.embed([c.text for _, c in pool]) @ self.embed_query(query)
+        # A sentence's first words carry its meaning; long ones would dominate the cost.
+        heads = [" ".join(c.text.split()[: self.t.semantic_words]) for _, c in pool]
+        sem = self.embed(heads) @ self.embed_query(query)
         out = [
             Candidate(c.passage, c.rank, c.start, c.end, c.text, base + 0.5 * float(s))
             for (base, c), s in zip(pool, sem, strict=True)

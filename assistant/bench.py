@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -34,7 +35,7 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
                         description="Each pipeline runs in its own new process per run.")  # fmt: skip
     s.add_argument("--runs", type=_positive, default=1, help="runs; medians are printed (1)")
     s.add_argument("--corpus", type=Path, metavar="DIR", help="corpus folder (setting corpus_dir)")
-    s.add_argument("--out", type=Path, metavar="DIR", help="results folder (benchmarks/results)")
+    _common_options(s)
     s.set_defaults(func=cmd_bench_ingest)
 
     s = what.add_parser("query", help="warm retrieve/ask p50 and p95, and cold start",
@@ -44,9 +45,25 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument("--runs", type=_positive, default=3, help="cold starts; median printed (3)")
     s.add_argument("--limit", type=_positive, default=40, help="questions timed warm (40)")
     s.add_argument("--corpus", type=Path, metavar="DIR", help="corpus folder (setting corpus_dir)")
-    s.add_argument("--out", type=Path, metavar="DIR", help="results folder (benchmarks/results)")
+    _common_options(s)
     s.set_defaults(func=cmd_bench_query)
     return parser
+
+
+def _common_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--out", type=Path, metavar="DIR", help="results folder (benchmarks/results)")
+    s.add_argument("--threads", type=_positive, metavar="N",
+                   help="torch threads here and in every child process (default: torch's)")  # fmt: skip
+
+
+def _set_threads(n: int | None) -> None:
+    """Pin torch's thread count, inherited by children through the OpenMP variable."""
+    if n is None:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def _positive(text: str) -> int:
@@ -79,6 +96,7 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     module = _benchmarks("ingest_bench")
     if module is None:
         return 2
+    _set_threads(args.threads)
     return int(module.main(_corpus(args), args.runs, args.out))
 
 
@@ -91,4 +109,5 @@ def cmd_bench_query(args: argparse.Namespace) -> int:
     module = _benchmarks("query_bench")
     if module is None:
         return 2
+    _set_threads(args.threads)
     return int(module.main(_corpus(args), args.questions, args.runs, args.limit, args.out))

@@ -124,7 +124,7 @@ def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
     embedder = assistant.embedder
 
     def embed(texts: list[str]) -> np.ndarray:
-        vecs = embedder.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        vecs = embedder.encode_small(texts)
         return np.asarray(vecs, dtype=np.float32)
 
     idf = idf_function(dict(retriever.lexical.doc_freq), max(1, retriever.lexical.size))

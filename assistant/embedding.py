@@ -101,6 +101,7 @@ class Embedder(Embeddings):
         self.name = settings.embedding_model
         self.backend = settings.embedding_backend
         self.batch_size = settings.embed_batch_size
+        self.query_threads = settings.query_threads
         model_path(self.name)  # fail now, not at the first question
 
     @property
@@ -124,7 +125,23 @@ class Embedder(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return list(self._embed_query_cached(text))
 
+    def encode_small(self, texts: list[str]) -> Any:
+        """Embed a few short texts at question time, on one thread.
+
+        Two intra-op threads on two cores stall badly as soon as anything else runs (a
+        forward pass went from ~20 ms to ~500 ms); for a handful of sentences one thread is
+        as fast and does not stall.
+        """
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.query_threads)
+        try:
+            return self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        finally:
+            torch.set_num_threads(before)
+
     @functools.lru_cache(maxsize=2048)  # noqa: B019 - one Embedder per Assistant
     def _embed_query_cached(self, text: str) -> tuple[float, ...]:
-        vec = self.model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
+        vec = self.encode_small([text])[0]
         return tuple(float(x) for x in vec)

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
         "torch", description="sentence-transformers backend."
     )
     embed_batch_size: int = Field(64, description="Passages embedded per batch.")
+    query_threads: int = Field(1, description="Torch threads for embedding at question time.")
     write_batch_size: int = Field(512, description="Passages written to the store per batch.")
     max_passage_tokens: int = Field(
         200, description="Word pieces a passage body may take (the model reads at most 256)."
