@@ -95,6 +95,7 @@ class Chunker:
     def _group(self, text: str, blocks: list[Block]) -> list[tuple[list[int], list[Unit]]]:
         """Pack sentences: long blocks split evenly, short neighbours of one section merged."""
         out: list[tuple[list[int], list[Unit]]] = []
+        out_tokens: list[int] = []  # word pieces of each group, counted once per sentence
         for i, b in enumerate(blocks):
             if b.kind == "heading":
                 continue
@@ -104,29 +105,23 @@ class Chunker:
             total = sum(sizes)
             if total == 0:
                 continue
-            if out and self._mergeable(blocks, out[-1], b, total, text):
+            if out and self._mergeable(blocks[out[-1][0][-1]], b, out_tokens[-1] + total):
                 out[-1][0].append(i)
                 out[-1][1].extend(units)
+                out_tokens[-1] += total
                 continue
+            size_of = dict(zip(units, sizes, strict=True))
             for piece in _even_pieces(units, sizes, self.max_tokens):
                 out.append(([i], piece))
+                out_tokens.append(sum(size_of[u] for u in piece))
         return out
 
-    def _mergeable(
-        self,
-        blocks: list[Block],
-        last: tuple[list[int], list[Unit]],
-        b: Block,
-        total: int,
-        text: str,
-    ) -> bool:
-        prev = blocks[last[0][-1]]
+    def _mergeable(self, prev: Block, b: Block, merged_tokens: int) -> bool:
         if prev.kind != "paragraph" or b.kind != "paragraph" or prev.section != b.section:
             return False
         if prev.language != b.language:
             return False
-        last_tokens = sum(self.count([clean(text[u.start : u.end]) for u in last[1]]))
-        return last_tokens + total <= self.max_tokens * MERGE_TARGET
+        return merged_tokens <= self.max_tokens * MERGE_TARGET
 
     def _split_long(
         self, text: str, units: list[Unit], sizes: list[int]

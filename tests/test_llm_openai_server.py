@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -128,15 +129,24 @@ def _chunk(body: dict[str, Any], piece: str | None) -> bytes:
     ).encode()
 
 
-@pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
+@contextmanager
+def running_server() -> Iterator[FakeOpenAI]:
+    """A FakeOpenAI serving on a free loopback port until the block ends."""
     srv = FakeOpenAI()
     thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield srv
-    srv.stop.set()
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield srv
+    finally:
+        srv.stop.set()
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    with running_server() as srv:
+        yield srv
 
 
 def client_of(port: int) -> SimpleNamespace:

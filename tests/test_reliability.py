@@ -56,7 +56,7 @@ from assistant.settings import PROJECT_ROOT
 from tests.conftest import SMALL_DOCS, small_corpus
 from tests.test_answers import check_citations
 from tests.test_llm_answerer import RecordingChat
-from tests.test_llm_openai_server import FakeOpenAI
+from tests.test_llm_openai_server import FakeOpenAI, running_server
 from tests.test_ui_app import Fake, Recording, client, free_port, texts
 from ui.app import ChatPage, build_app, serve, sync_store
 from ui.feedback import read_jsonl
@@ -542,13 +542,8 @@ def test_case_13_a_hostile_document_is_data_not_instructions(tmp_path: Path) -> 
 # -- 15: the LLM backend -----------------------------------------------------------------------
 @pytest.fixture
 def openai_server() -> Iterator[FakeOpenAI]:
-    srv = FakeOpenAI()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield srv
-    srv.stop.set()
-    srv.shutdown()
-    srv.server_close()
+    with running_server() as srv:
+        yield srv
 
 
 def test_case_15_a_failing_llm_backend_gives_the_default_answer_with_a_note(
