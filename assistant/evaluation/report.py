@@ -15,9 +15,6 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from assistant.evaluation.runner import EvalRun, QuestionResult
 
 Getter = Callable[[dict[str, Any], str], Any]
@@ -186,6 +183,11 @@ def _failing_rows(results: list[QuestionResult], run: EvalRun) -> tuple[list[str
 def write_chart(summary: dict[str, Any], mode: str, path: Path) -> None:
     """A grouped bar chart of the main scores, overall and per question type, as a PNG."""
     blocks = {"overall": summary["overall"], **summary["by_type"]}
+    # matplotlib is imported here, not at module level: every `assistant` command loads
+    # this module to register `eval`, and only a report needs the chart.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(max(7.0, 1.6 * len(blocks) + 3.5), 4.0))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
