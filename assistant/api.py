@@ -11,13 +11,14 @@ from assistant.conversation import History, standalone_question, trim_history, v
 from assistant.embedding import Embedder
 from assistant.errors import CorruptStoreError, EmptyStoreError
 from assistant.ingest import Ingester, Progress, writer_lock
-from assistant.retrieval import Mode, Retriever
 from assistant.settings import Settings
 from assistant.store import PassageStore, wipe_local_store
 from assistant.types import Answer, IngestReport, Passage
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
+
+    from assistant.retrieval import Mode, Retriever
 
 
 class Assistant:
@@ -70,6 +71,8 @@ class Assistant:
                     raise EmptyStoreError(
                         "the store is empty; run `assistant ingest` to build it from corpus/."
                     )
+                from assistant.retrieval import Retriever  # bm25s and scipy load only to search
+
                 self._retriever = Retriever(self.store, self.embedder, self.store.all_passages())
             return self._retriever
 

@@ -78,17 +78,21 @@ _MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def _load_model(name: str, backend: str) -> Any:
+def _load_model(name: str, backend: str, onnx_cache: Path) -> Any:
     with _MODELS_LOCK:
         key = (name, backend)
         if key not in _MODELS:
-            from sentence_transformers import SentenceTransformer
-
             path = model_path(name)
-            kwargs: dict[str, Any] = {"device": "cpu", "local_files_only": True}
-            if backend == "onnx":
-                kwargs["backend"] = "onnx"
-            model = SentenceTransformer(str(path), **kwargs)
+            if backend == "torch":
+                from sentence_transformers import SentenceTransformer
+
+                model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            else:
+                from assistant.onnx_backend import load_onnx_sentence_transformer
+
+                model = load_onnx_sentence_transformer(
+                    path, onnx_cache, quantize=backend == "onnx-int8"
+                )
             model.max_seq_length = MODEL_MAX_TOKENS
             _MODELS[key] = model
         return _MODELS[key]
@@ -100,13 +104,14 @@ class Embedder(Embeddings):
     def __init__(self, settings: Settings) -> None:
         self.name = settings.embedding_model
         self.backend = settings.embedding_backend
+        self.onnx_cache = settings.onnx_cache_dir
         self.batch_size = settings.embed_batch_size
         self.query_threads = settings.query_threads
         model_path(self.name)  # fail now, not at the first question
 
     @property
     def model(self) -> Any:
-        return _load_model(self.name, self.backend)
+        return _load_model(self.name, self.backend, self.onnx_cache)
 
     @property
     def model_id(self) -> str:
@@ -132,6 +137,13 @@ class Embedder(Embeddings):
         forward pass went from ~20 ms to ~500 ms); for a handful of sentences one thread is
         as fast and does not stall.
         """
+        if self.backend != "torch":
+            from assistant.onnx_backend import use_threads
+
+            with use_threads(self.model, self.query_threads):
+                return self.model.encode(
+                    texts, normalize_embeddings=True, show_progress_bar=False
+                )
         import torch
 
         before = torch.get_num_threads()

@@ -21,12 +21,14 @@ sentence-transformers 6 requires. The export here needs only ``torch`` (already 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,18 +230,22 @@ def ensure_onnx_model(model_dir: Path, cache_dir: Path, quantize: bool) -> Path:
     return target
 
 
-def _session(onnx_file: Path, threads: int | None) -> ort.InferenceSession:
+def _session(onnx_file: Path, threads: int) -> ort.InferenceSession:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or os.cpu_count() or 1
+    opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
 
 
-def _ort_encoder(session: ort.InferenceSession, config: Any) -> Any:
-    """A torch module standing in for the Hugging Face encoder, running ``session``."""
+def _ort_encoder(onnx_file: Path, threads: int, config: Any) -> Any:
+    """A torch module standing in for the Hugging Face encoder, running ONNX Runtime.
+
+    ONNX Runtime fixes a session's thread count when the session is made, so the encoder
+    keeps one session per thread count asked for (``use_threads``); they share the file.
+    """
     import torch
 
     class OrtEncoder(torch.nn.Module):
@@ -247,10 +253,17 @@ def _ort_encoder(session: ort.InferenceSession, config: Any) -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self.session = session
+            self.onnx_file = onnx_file
+            self.threads = threads
+            self.sessions: dict[int, ort.InferenceSession] = {threads: _session(onnx_file, threads)}
             self.config = config
             # one buffer so that ``.device``/``.dtype`` lookups on the model still work
             self.register_buffer("_anchor", torch.zeros(1), persistent=False)
+
+        def session(self) -> ort.InferenceSession:
+            if self.threads not in self.sessions:
+                self.sessions[self.threads] = _session(self.onnx_file, self.threads)
+            return self.sessions[self.threads]
 
         def forward(
             self,
@@ -266,10 +279,22 @@ def _ort_encoder(session: ort.InferenceSession, config: Any) -> Any:
                 "attention_mask": attention_mask.cpu().numpy().astype("int64", copy=False),
                 "token_type_ids": token_type_ids.cpu().numpy().astype("int64", copy=False),
             }
-            (hidden,) = self.session.run(["last_hidden_state"], feeds)
+            (hidden,) = self.session().run(["last_hidden_state"], feeds)
             return {"last_hidden_state": torch.from_numpy(hidden)}
 
     return OrtEncoder()
+
+
+@contextlib.contextmanager
+def use_threads(model: SentenceTransformer, threads: int) -> Iterator[None]:
+    """Run ``model``'s ONNX encoder on ``threads`` intra-op threads inside the block."""
+    encoder: Any = model[0].model
+    before = encoder.threads
+    encoder.threads = threads
+    try:
+        yield
+    finally:
+        encoder.threads = before
 
 
 def load_onnx_sentence_transformer(
@@ -297,7 +322,7 @@ def load_onnx_sentence_transformer(
     transformer: Any = model[0]
     inner = transformer.model
     transformer.model = _ort_encoder(
-        _session(folder / onnx_file_name(quantize), threads), inner.config
+        folder / onnx_file_name(quantize), threads or os.cpu_count() or 1, inner.config
     )
     del inner
     return model

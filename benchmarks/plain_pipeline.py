@@ -2,8 +2,8 @@
 
 What the usual tutorial does: read the files, cut them with
 ``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)``, embed the chunks with the
-same packaged all-MiniLM-L6-v2 (through :class:`assistant.embedding.Embedder`, so that both
-pipelines pay the same model cost) and write them with ``Chroma.from_documents`` into a persistent
+same packaged all-MiniLM-L6-v2 on PyTorch (through :class:`assistant.embedding.Embedder`, with
+``embedding_backend='torch'``, the tutorial's sentence-transformers default) and write them with ``Chroma.from_documents`` into a persistent
 folder. Its "re-ingest" is running the same script again, which adds every chunk a second time
 (``from_documents`` makes random ids).
 """
@@ -11,6 +11,7 @@ folder. Its "re-ingest" is running the same script again, which adds every chunk
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
@@ -26,11 +27,16 @@ from assistant.settings import Settings
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
 COLLECTION = "plain_langchain"
+PLAIN_BACKEND: Final = "torch"  # sentence-transformers' default, whatever the assistant uses
 
 
 def default_embedding() -> Embeddings:
-    """The packaged MiniLM behind LangChain's ``Embeddings``, as the assistant loads it."""
-    return Embedder(Settings())
+    """The packaged MiniLM on PyTorch, as the tutorial runs it (sentence-transformers' default).
+
+    Pinned to ``torch`` whatever the assistant's own ``embedding_backend`` is: ONNX Runtime is
+    one of the assistant's speed-ups, and the comparison must show it, not share it.
+    """
+    return Embedder(Settings(embedding_backend=PLAIN_BACKEND))
 
 
 def load_documents(corpus_dir: Path) -> list[Document]:

@@ -21,7 +21,12 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point every settings path at the test's temporary folder."""
     monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(tmp_path / "vectorstore"))
     monkeypatch.setenv("ASSISTANT_FEEDBACK_PATH", str(tmp_path / "feedback.jsonl"))
-    for name in ("ASSISTANT_CHROMA_HOST", "ASSISTANT_ANSWERER", "ASSISTANT_CORPUS_DIR"):
+    for name in (
+        "ASSISTANT_CHROMA_HOST",
+        "ASSISTANT_ANSWERER",
+        "ASSISTANT_CORPUS_DIR",
+        "ASSISTANT_EMBEDDING_BACKEND",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
