@@ -132,4 +132,5 @@ def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
     def embed_query(text: str) -> np.ndarray:
         return np.asarray(embedder.embed_query(text), dtype=np.float32)  # cached
 
-    return ExcerptAnswerer(embed, idf, embed_query=embed_query)
+    doc_freq = retriever.lexical.doc_freq
+    return ExcerptAnswerer(embed, idf, embed_query=embed_query, known=doc_freq.__contains__)

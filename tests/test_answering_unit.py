@@ -91,3 +91,27 @@ def test_question_kinds() -> None:
     assert question_kind("Who was Kosior?") == "person"
     assert question_kind("Why did Trotsky refuse?") == "reason"
     assert question_kind("What did she reply?") == "general"
+
+
+def test_a_name_the_corpus_never_mentions_is_not_answered(tmp_path: Path) -> None:
+    words = {w.lower() for w in re.findall(r"\w+", TEXT)}
+    known = ExcerptAnswerer(
+        hashing_embed, lambda t: 1.0, Thresholds(min_semantic=0.1, min_coverage=0.1),
+        known=lambda token: token in words,
+    )  # fmt: skip
+    q = "What did Kosior say at the plenum in Normandy in April 1927?"
+    assert known.unknown_names(q) == ["Normandy"]
+    assert known.answer(q, q, passages(tmp_path), []).abstained
+    # the same question without the unknown name is answered; sentence-initial words are no names
+    q = "What did Kosior say at the plenum in April 1927? Fuss was the word."
+    assert known.unknown_names(q) == []
+    assert not known.answer(q, q, passages(tmp_path), []).abstained
+    # a close enough match still answers (a misspelt name must not silence a clear answer)
+    lenient = ExcerptAnswerer(
+        hashing_embed, lambda t: 1.0,
+        Thresholds(min_semantic=0.1, min_coverage=0.1, unknown_name_support=0.0),
+        known=lambda token: token in words,
+    )  # fmt: skip
+    q = "What did Kosiorr say about fuss at the plenum in April 1927?"
+    assert lenient.unknown_names(q) == ["Kosiorr"]
+    assert not lenient.answer(q, q, passages(tmp_path), []).abstained
