@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class Candidate:
     end: int
     text: str  # cleaned sentence, as shown in the answer
     score: float = 0.0
+    first: bool = False  # the first sentence of its passage
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,13 @@ class ExcerptAnswerer:
         thresholds: Thresholds | None = None,
         embed_query: Callable[[str], np.ndarray] | None = None,
         known: Callable[[str], bool] | None = None,
+        previous: Callable[[Passage], Passage | None] | None = None,
     ) -> None:
         self.embed = embed
         self.embed_query = embed_query or (lambda q: self.embed([q])[0])
         self.idf = idf
         self.known = known or (lambda _token: True)
+        self.previous = previous or (lambda _passage: None)
         self.t = thresholds or Thresholds()
 
     def answer(
@@ -116,7 +119,7 @@ class ExcerptAnswerer:
             return self.abstain(question, query, passages)
         if self.unknown_names(query) and support < self.t.unknown_name_support:
             return self.abstain(question, query, passages)
-        chosen = self._select(scored)
+        chosen = self._select(scored, question_kind(query))
         text, citations = self._compose(chosen, linked)
         return Answer(question=question, text=text, citations=citations, standalone_question=query)
 
@@ -156,11 +159,39 @@ class ExcerptAnswerer:
     def _candidates(self, passages: Sequence[Passage]) -> list[Candidate]:
         out: list[Candidate] = []
         for rank, p in enumerate(passages):
-            for u in sentence_spans(p.text, 0, len(p.text)):
+            for i, u in enumerate(sentence_spans(p.text, 0, len(p.text))):
                 text = clean(p.text[u.start : u.end])
                 if len(text.split()) >= 5 and not _shouting(text):
-                    out.append(Candidate(p, rank, p.start + u.start, p.start + u.end, text))
+                    out.append(
+                        Candidate(p, rank, p.start + u.start, p.start + u.end, text, first=i == 0)
+                    )
         return out
+
+    def _context(self, c: Candidate, kind: str) -> Candidate | None:
+        """The sentence before ``c`` when ``c`` cannot stand alone, from its passage or the one
+        before it in the document.
+
+        "He called Stalin 'the main member of the Politburo'" or "— but openly said to me: ..."
+        names nobody: who "he" is, or who spoke, is in the sentence before.
+        """
+        if not _dangling(c.text, kind):
+            return None
+        p = c.passage
+        if c.first:
+            prev = self.previous(p)
+            if prev is None:
+                return None
+            p, end = prev, len(prev.text)
+        else:
+            end = c.start - p.start
+        spans = sentence_spans(p.text, 0, end)
+        if not spans:
+            return None
+        u = spans[-1]
+        text = clean(p.text[u.start : u.end])
+        if not text or _shouting(text):
+            return None
+        return Candidate(p, c.rank, p.start + u.start, p.start + u.end, text, c.score)
 
     def _score(self, query: str, cands: list[Candidate]) -> tuple[list[Candidate], float]:
         """Cheap scores (words, kind, rank) for all; meaning only for the best few of them."""
@@ -178,25 +209,29 @@ class ExcerptAnswerer:
         heads = [" ".join(c.text.split()[: self.t.semantic_words]) for _, c in pool]
         sem = self.embed(heads) @ self.embed_query(query)
         out = [
-            Candidate(c.passage, c.rank, c.start, c.end, c.text, base + 0.5 * float(s))
+            replace(c, score=base + 0.5 * float(s))
             for (base, c), s in zip(pool, sem, strict=True)
         ]
         out.sort(key=lambda c: -c.score)
         return out, float(np.max(sem))
 
-    def _select(self, scored: list[Candidate]) -> list[Candidate]:
+    def _select(self, scored: list[Candidate], kind: str = "general") -> list[Candidate]:
         chosen: list[Candidate] = []
-        words = 0
+        words = groups = 0
         best = scored[0].score
         for c in scored:
-            n = len(c.text.split())
+            ctx = self._context(c, kind)
+            group = [ctx, c] if ctx is not None else [c]
+            n = sum(len(g.text.split()) for g in group)
             if chosen and (c.score < best * self.t.keep_ratio or words + n > self.t.max_words):
                 continue
             if any(_overlap(c.text, o.text) > 0.6 for o in chosen):
                 continue
-            chosen.append(c)
+            chosen.extend(g for g in group if all((g.start, g.end) != (o.start, o.end)
+                                                  for o in chosen))  # fmt: skip
             words += n
-            if len(chosen) >= self.t.max_sentences:
+            groups += 1
+            if groups >= self.t.max_sentences:  # a sentence with its context counts once
                 break
         return chosen
 
@@ -223,6 +258,25 @@ def _shouting(text: str) -> bool:
     """A title or byline in capitals ("A LETTER FROM TROTSKY ..."), not a claim."""
     letters = [c for c in text if c.isalpha()]
     return bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.5
+
+
+# "It" and "there" are left out: "It appears that ...", "There were ..." lean on nothing.
+DANGLING_WORDS = frozenset(
+    ["he", "she", "they", "this", "these", "those", "his", "her", "their", "its", "him", "them"]
+)
+THIRD_PERSON_RE = re.compile(r"\b(he|she|they)\b", re.I)
+
+
+def _dangling(text: str, kind: str) -> bool:
+    """Whether a sentence leans on the one before: a pronoun or a dash opens it, or, asked
+    "who", it speaks of "he" or "she"."""
+    head = text.lstrip(" \"“«'(")
+    if not head:
+        return False
+    if head[0] in "—–-" or head[0].islower():
+        return True
+    first = head.split()[0].lower().strip(",;:")
+    return first in DANGLING_WORDS or (kind == "person" and bool(THIRD_PERSON_RE.search(text)))
 
 
 def _sentence(text: str) -> str:

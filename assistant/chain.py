@@ -133,4 +133,7 @@ def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
         return np.asarray(embedder.embed_query(text), dtype=np.float32)  # cached
 
     doc_freq = retriever.lexical.doc_freq
-    return ExcerptAnswerer(embed, idf, embed_query=embed_query, known=doc_freq.__contains__)
+    return ExcerptAnswerer(
+        embed, idf, embed_query=embed_query, known=doc_freq.__contains__,
+        previous=retriever.previous,
+    )  # fmt: skip

@@ -125,6 +125,14 @@ class Retriever:
         best = sorted(scores.items(), key=lambda kv: (-kv[1], self.pos.get(kv[0], 0)))
         return [self.by_id[pid].with_score(s) for pid, s in best[:k] if pid in self.by_id]
 
+    def previous(self, p: Passage) -> Passage | None:
+        """The passage just before ``p`` in its document (same kind), if any."""
+        i = self.pos.get(p.id, 0) - 1
+        if i < 0:
+            return None
+        prev = self.passages[i]
+        return prev if prev.doc_id == p.doc_id and prev.kind == p.kind else None
+
     def linked(self, p: Passage) -> list[Passage]:
         """The notes a paragraph cites, or the paragraphs that cite a note."""
         return [self.by_id[i] for i in (*p.notes, *p.refs) if i in self.by_id]

@@ -115,3 +115,31 @@ def test_a_name_the_corpus_never_mentions_is_not_answered(tmp_path: Path) -> Non
     q = "What did Kosiorr say about fuss at the plenum in April 1927?"
     assert lenient.unknown_names(q) == ["Kosiorr"]
     assert not lenient.answer(q, q, passages(tmp_path), []).abstained
+
+
+def test_a_sentence_that_says_he_brings_the_one_naming_him(tmp_path: Path) -> None:
+    text = (
+        "In this heated atmosphere Voroshilov took the floor at the congress.\n\n"
+        "For the first time, he called Stalin the main member of the Politburo. "
+        "Nobody in the hall objected to these words at all.\n"
+    )
+    path = tmp_path / "v.txt"
+    path.write_text(text, encoding="utf-8")
+    cut = text.index("\n\n")
+    ps = [
+        Passage(id=f"v:{s}", doc_id="v", title="V", section="S", kind="body", language="en",
+                text=text[s:e], source=str(path), start=s, end=e, score=1.0 - s / 1000,
+                embed_text=text[s:e])
+        for s, e in [(0, cut), (cut + 2, len(text) - 1)]
+    ]  # fmt: skip
+    answerer = ExcerptAnswerer(
+        hashing_embed, lambda t: 1.0, Thresholds(min_semantic=0.1, min_coverage=0.1),
+        previous=lambda p: ps[0] if p.id == ps[1].id else None,
+    )  # fmt: skip
+    q = "Who called Stalin the main member of the Politburo?"
+    ans = answerer.answer(q, q, [ps[1]], [])
+    assert "Voroshilov took the floor" in ans.text
+    assert ans.text.index("Voroshilov") < ans.text.index("he called Stalin")
+    assert {c.passage_id for c in ans.citations} == {ps[0].id, ps[1].id}
+    for c in ans.citations:
+        assert is_verbatim(c.source, c.start, c.end, c.quote)
