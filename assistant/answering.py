@@ -61,8 +61,8 @@ class Thresholds:
     max_words: int = 120
     max_sentences: int = 5
     keep_ratio: float = 0.6
-    semantic_pool: int = 8  # sentences embedded per question (the cost of an answer)
-    semantic_words: int = 40  # of each, the words embedded
+    semantic_pool: int = 6  # sentences embedded per question (the cost of an answer)
+    semantic_words: int = 30  # of each, the words embedded
     # a question naming something the documents never mention is not answered unless a
     # sentence matches it this closely anyway (a misspelt name, say)
     unknown_name_support: float = 0.7
