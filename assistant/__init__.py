@@ -13,6 +13,7 @@ from assistant.errors import (
     ModelError,
     StoreError,
     StoreLockedError,
+    StoreUnavailableError,
 )
 from assistant.types import Answer, Citation, DocumentInfo, IngestReport, Passage
 
@@ -34,4 +35,5 @@ __all__ = [
     "Settings",
     "StoreError",
     "StoreLockedError",
+    "StoreUnavailableError",
 ]

@@ -4,7 +4,8 @@ AssistantError
 ├── InvalidQuestionError     empty, punctuation-only or over-long question or history
 ├── StoreError               the store cannot serve answers
 │   ├── EmptyStoreError      nothing ingested yet
-│   └── CorruptStoreError    damaged files
+│   ├── CorruptStoreError    damaged files
+│   └── StoreUnavailableError  the Chroma server does not answer or refuses us
 ├── StoreLockedError         another ingest holds the store
 ├── IngestError              a corpus file or the manifest is wrong (names the file)
 │   └── ManifestError
@@ -33,6 +34,10 @@ class EmptyStoreError(StoreError):
 
 class CorruptStoreError(StoreError):
     """The store's files are damaged or unreadable."""
+
+
+class StoreUnavailableError(StoreError):
+    """The Chroma server named in the settings cannot be reached, or refuses the client."""
 
 
 class StoreLockedError(AssistantError):

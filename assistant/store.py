@@ -16,12 +16,14 @@ from dataclasses import fields
 from typing import Any
 
 import chromadb
+import httpx
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
 from assistant.embedding import Embedder
-from assistant.errors import CorruptStoreError, StoreError
+from assistant.errors import CorruptStoreError, StoreError, StoreUnavailableError
 from assistant.settings import Settings
 from assistant.types import Passage
 
@@ -29,26 +31,20 @@ log = logging.getLogger(__name__)
 
 _LIST_FIELDS = ("notes", "refs")
 _SKIP_FIELDS = ("score", "embed_text")
+# HNSW is approximate, and two builds of the same passages (the folder's and a server's, or two
+# folders') make different graphs: at Chroma's default ef_search of 100 they disagree on a few
+# of the 60 dense candidates for about half the questions. At 1000 the search is exact for a
+# corpus of this size (a few thousand passages) and costs no measurable time.
+_EF_SEARCH = 1000
 _SEGMENT_DIR_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def make_client(settings: Settings) -> Any:
     """A Chroma client: HTTP when a server host is set, else a persistent folder."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return _http_client(settings, chroma_settings)
     try:
-        if settings.chroma_host:
-            headers = (
-                {"Authorization": f"Bearer {settings.chroma_token}"}
-                if settings.chroma_token
-                else None
-            )
-            return chromadb.HttpClient(
-                host=settings.chroma_host,
-                port=settings.chroma_port,
-                ssl=settings.chroma_ssl,
-                headers=headers,
-                settings=chroma_settings,
-            )
         settings.vectorstore_dir.mkdir(parents=True, exist_ok=True)
         path = str(settings.vectorstore_dir)
         try:
@@ -57,14 +53,42 @@ def make_client(settings: Settings) -> Any:
             _forget_failed_system(path)
             raise
     except Exception as exc:  # chromadb raises many kinds; all mean "cannot open"
-        where = (
-            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
-            if settings.chroma_host
-            else f"the store at {settings.vectorstore_dir}"
-        )
         raise CorruptStoreError(
-            f"cannot open {where} ({exc}); run `assistant ingest --rebuild` to recreate it."
+            f"cannot open the store at {settings.vectorstore_dir} ({exc}); "
+            "run `assistant ingest --rebuild` to recreate it."
         ) from exc
+
+
+def _http_client(settings: Settings, chroma_settings: ChromaSettings) -> Any:
+    """A Chroma server's client; chromadb calls the server at once, so a dead one fails here."""
+    # The token goes as ``Authorization: Bearer``: `chroma run` (1.x) accepts every request
+    # and ignores it; a proxy in front of the server is what checks it.
+    headers = (
+        {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
+    )
+    try:
+        return chromadb.HttpClient(
+            host=settings.chroma_host or "",
+            port=settings.chroma_port,
+            ssl=settings.chroma_ssl,
+            headers=headers,
+            settings=chroma_settings,
+        )
+    except Exception as exc:  # refused, timed out, TLS or HTTP (e.g. 401) error: none usable
+        raise server_unavailable(settings, exc) from exc
+
+
+def server_unavailable(settings: Settings, exc: BaseException) -> StoreUnavailableError:
+    """The error for a Chroma server that does not answer or refuses us, saying what to do."""
+    host, port = settings.chroma_host, settings.chroma_port
+    scheme = "https" if settings.chroma_ssl else "http"
+    detail = " ".join(str(exc).split())[:300]  # a proxy's refusal comes as a whole HTML page
+    return StoreUnavailableError(
+        f"the Chroma server at {scheme}://{host}:{port} cannot be used ({detail}); start it "
+        f"(`chroma run --path <folder> --host {host} --port {port}`), or correct "
+        "ASSISTANT_CHROMA_HOST, ASSISTANT_CHROMA_PORT, ASSISTANT_CHROMA_SSL and "
+        "ASSISTANT_CHROMA_TOKEN, or unset ASSISTANT_CHROMA_HOST to use the local store folder."
+    )
 
 
 def _forget_failed_system(path: str) -> None:
@@ -127,13 +151,16 @@ class PassageStore:
                 collection_name=self.name,
                 embedding_function=self.embedder,
                 client=self.client,
-                collection_configuration={"hnsw": {"space": "cosine"}},
+                collection_configuration={"hnsw": {"space": "cosine", "ef_search": _EF_SEARCH}},
             )
         except Exception as exc:
-            raise CorruptStoreError(
-                f"the collection '{self.name}' cannot be opened ({exc}); "
-                "run `assistant ingest --rebuild`."
-            ) from exc
+            raise self._unreadable(f"the collection '{self.name}' cannot be opened", exc) from exc
+
+    def _unreadable(self, what: str, exc: Exception) -> StoreError:
+        """A server that stopped answering is not a damaged store: rebuilding would not help."""
+        if self.settings.chroma_host and isinstance(exc, httpx.TransportError):
+            return server_unavailable(self.settings, exc)
+        return CorruptStoreError(f"{what} ({exc}); run `assistant ingest --rebuild`.")
 
     # -- state recorded in the collection's metadata ---------------------------------------
     def state(self) -> dict[str, Any]:
@@ -154,10 +181,7 @@ class PassageStore:
         try:
             return self.client.get_collection(self.name)
         except Exception as exc:
-            raise CorruptStoreError(
-                f"the collection '{self.name}' is unreadable ({exc}); "
-                "run `assistant ingest --rebuild`."
-            ) from exc
+            raise self._unreadable(f"the collection '{self.name}' is unreadable", exc) from exc
 
     # -- writing ----------------------------------------------------------------------------
     def reset(self) -> None:
@@ -192,9 +216,7 @@ class PassageStore:
         except StoreError:
             raise
         except Exception as exc:
-            raise CorruptStoreError(
-                f"the store cannot be read ({exc}); run `assistant ingest --rebuild`."
-            ) from exc
+            raise self._unreadable("the store cannot be read", exc) from exc
 
     def all_passages(self, batch: int = 5000) -> list[Passage]:
         """Every passage with its metadata (no vectors), in no particular order."""
@@ -222,6 +244,9 @@ class PassageStore:
         got = self._collection().query(
             query_embeddings=[vector], n_results=k, where=where, include=["distances"]
         )
+        # Chroma computes distances in float32; a server sends them as shortest decimals, which
+        # parse to a float64 a hair away from the folder's. Through float32 both are the same.
         return [
-            (pid, 1.0 - float(d)) for pid, d in zip(got["ids"][0], got["distances"][0], strict=True)
+            (pid, 1.0 - float(np.float32(d)))
+            for pid, d in zip(got["ids"][0], got["distances"][0], strict=True)
         ]
