@@ -13,19 +13,20 @@ import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chromadb
 import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
-from langchain_core.documents import Document
 
 from assistant.embedding import Embedder
 from assistant.errors import CorruptStoreError, StoreError, StoreUnavailableError
 from assistant.settings import Settings
 from assistant.types import Passage
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ _SKIP_FIELDS = ("score", "embed_text")
 # of the 60 dense candidates for about half the questions. At 1000 the search is exact for a
 # corpus of this size (a few thousand passages) and costs no measurable time.
 _EF_SEARCH = 1000
+HNSW_CONFIG: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": _EF_SEARCH}}
 _SEGMENT_DIR_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -143,15 +145,35 @@ class PassageStore:
         self.embedder = embedder
         self.client = make_client(settings)
         self.name = settings.collection
-        self.vs = self._open()
+        self._vs: Chroma | None = None
+        # the collection handle searches reuse (a lookup costs ~10 ms); opening it here makes
+        # a damaged store fail at once
+        self._cached: Any = self._open_collection()
+
+    def _open_collection(self) -> Any:
+        try:
+            return self.client.get_or_create_collection(
+                name=self.name, embedding_function=None, configuration=HNSW_CONFIG
+            )
+        except Exception as exc:
+            raise self._unreadable(f"the collection '{self.name}' cannot be opened", exc) from exc
+
+    @property
+    def vs(self) -> Chroma:
+        """The LangChain vector store over the collection (its module loads only to write)."""
+        if self._vs is None:
+            self._vs = self._open()
+        return self._vs
 
     def _open(self) -> Chroma:
+        from langchain_chroma import Chroma
+
         try:
             return Chroma(
                 collection_name=self.name,
                 embedding_function=self.embedder,
                 client=self.client,
-                collection_configuration={"hnsw": {"space": "cosine", "ef_search": _EF_SEARCH}},
+                collection_configuration=HNSW_CONFIG,  # type: ignore[arg-type]
             )
         except Exception as exc:
             raise self._unreadable(f"the collection '{self.name}' cannot be opened", exc) from exc
@@ -190,12 +212,15 @@ class PassageStore:
             self.client.delete_collection(self.name)
         except Exception as exc:  # absent already
             log.debug("delete_collection: %s", exc)
-        self.vs = self._open()
+        self._vs = None
+        self._cached = self._open_collection()
 
     def add(self, passages: Sequence[Passage]) -> None:
         """Embed and upsert passages (ids are deterministic, so a retry duplicates nothing)."""
         if not passages:
             return
+        from langchain_core.documents import Document
+
         self.vs.add_documents(
             [Document(page_content=p.embed_text, metadata=to_metadata(p)) for p in passages],
             ids=[p.id for p in passages],
@@ -241,9 +266,16 @@ class PassageStore:
             where = {"doc_id": docs[0]}
         elif docs:
             where = {"doc_id": {"$in": docs}}
-        got = self._collection().query(
-            query_embeddings=[vector], n_results=k, where=where, include=["distances"]
-        )
+        query = {"query_embeddings": [vector], "n_results": k, "where": where}
+        try:
+            if self._cached is None:
+                self._cached = self._collection()
+            got = self._cached.query(**query, include=["distances"])
+        except StoreError:
+            raise
+        except Exception:  # the handle went stale (another process rebuilt the store): look again
+            self._cached = self._collection()
+            got = self._cached.query(**query, include=["distances"])
         # Chroma computes distances in float32; a server sends them as shortest decimals, which
         # parse to a float64 a hair away from the folder's. Through float32 both are the same.
         return [
