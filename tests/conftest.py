@@ -23,6 +23,9 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_FEEDBACK_PATH", str(tmp_path / "feedback.jsonl"))
     for name in (
         "ASSISTANT_CHROMA_HOST",
+        "ASSISTANT_CHROMA_PORT",
+        "ASSISTANT_CHROMA_SSL",
+        "ASSISTANT_CHROMA_TOKEN",
         "ASSISTANT_ANSWERER",
         "ASSISTANT_CORPUS_DIR",
         "ASSISTANT_EMBEDDING_BACKEND",
