@@ -39,13 +39,28 @@ def words(texts: Sequence[str]) -> int:
 
 def peak_rss_mib() -> float:
     """This process's peak resident memory (VmHWM), in MiB."""
+    return _status_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (VmRSS), in MiB; 0 where /proc is absent."""
+    return _status_mib("VmRSS")
+
+
+def _status_mib(field: str) -> float:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024  # kB
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return 0.0
+
+
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process so far, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _fmt(value: float | None) -> str:
@@ -58,13 +73,15 @@ def _fmt(value: float | None) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def format_table(rows: Sequence[Row], ours: str = "ours", plain: str = "plain") -> str:
-    """Rows of ``metric | ours | plain | ratio (ours/plain)`` as aligned text."""
-    header = ("metric", ours, plain, "ratio (ours/plain)")
+def format_table(
+    rows: Sequence[Row], ours: str = "ours", plain: str = "plain", ratio: str = "ratio (ours/plain)"
+) -> str:
+    """Rows of ``metric | ours | plain | ratio`` (ours/plain) as aligned text."""
+    header = ("metric", ours, plain, ratio)
     cells = [header]
     for metric, a, b in rows:
-        ratio = f"{a / b:.2f}x" if a is not None and b else "—"
-        cells.append((metric, _fmt(a), _fmt(b), ratio))
+        quotient = f"{a / b:.2f}x" if a is not None and b else "—"
+        cells.append((metric, _fmt(a), _fmt(b), quotient))
     widths = [max(len(row[i]) for row in cells) for i in range(4)]
     lines = [
         " | ".join(
@@ -77,12 +94,15 @@ def format_table(rows: Sequence[Row], ours: str = "ours", plain: str = "plain") 
 
 
 def machine() -> dict[str, Any]:
-    """Where the figures were taken: CPU count, load, Python, torch threads."""
+    """Where the figures were taken: CPU count, load, Python, embedding backend, torch threads."""
+    from assistant.settings import Settings
+
     info: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "loadavg": list(os.getloadavg()),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "embedding_backend": Settings().embedding_backend,
     }
     try:
         import torch

@@ -21,7 +21,16 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Row, format_table, median, peak_rss_mib, words, write_results
+from benchmarks.common import (
+    Row,
+    cpu_seconds,
+    format_table,
+    median,
+    peak_rss_mib,
+    rss_mib,
+    words,
+    write_results,
+)
 
 SAMPLE = 300  # passages per bare-model timing
 MODEL_WINDOW = 254  # word pieces all-MiniLM-L6-v2 reads besides [CLS] and [SEP]
@@ -51,27 +60,51 @@ def _text_stats(model: str, texts: list[str]) -> dict[str, Any]:
     }
 
 
-def ours_child(corpus: str, store: str) -> dict[str, Any]:
-    """In a fresh process: our full ingest, then an unchanged one (each by a new Assistant)."""
+class FileTrace:
+    """An ingest progress callback noting, per file done, its passages, wall and CPU seconds
+    (since the previous file was done) and this process's resident memory then."""
+
+    def __init__(self) -> None:
+        self.files: list[dict[str, Any]] = []
+        self._wall, self._cpu = time.perf_counter(), cpu_seconds()
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if done < total:
+            return
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        self.files.append({"file": what.rsplit(" (", 1)[0], "passages": total,
+                           "wall_s": wall - self._wall, "cpu_s": cpu - self._cpu,
+                           "rss_mib": rss_mib()})  # fmt: skip
+        self._wall, self._cpu = wall, cpu
+
+
+def ours_child(corpus: str, store: str, trace: bool = False) -> dict[str, Any]:
+    """In a fresh process: our full ingest, then an unchanged one (each by a new Assistant).
+    With ``trace``, the figures of every file too (``files``, see :class:`FileTrace`)."""
     from assistant import Assistant, Settings
 
     settings = Settings(corpus_dir=Path(corpus), vectorstore_dir=Path(store))
     load_s = _load_model(settings)
-    t0 = time.perf_counter()
-    Assistant(settings).ingest()
+    files = FileTrace()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    Assistant(settings).ingest(progress=files if trace else None)
     ingest_s = time.perf_counter() - t0
+    ingest_cpu_s = cpu_seconds() - cpu0
     t0 = time.perf_counter()
     again = Assistant(settings).ingest()
     reingest_s = time.perf_counter() - t0
     peak = peak_rss_mib()
     texts = [p.embed_text for p in Assistant(settings).store.all_passages()]
     return {
+        "embedding_backend": settings.embedding_backend,
         "model_load_s": load_s,
         "ingest_s": ingest_s,
+        "ingest_cpu_s": ingest_cpu_s,
         "reingest_s": reingest_s,
         "passages_after_reingest": again.passages,
         "peak_rss_mib": peak,
         **_text_stats(settings.embedding_model, texts),
+        **({"files": files.files} if trace else {}),
     }
 
 

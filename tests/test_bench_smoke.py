@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.bench import add_bench_parser
-from benchmarks import ingest_bench, plain_pipeline, query_bench
+from benchmarks import all_bench, ingest_bench, plain_pipeline, query_bench, scale_bench
 from benchmarks.common import format_table, percentile
 
 PARAGRAPHS = (
@@ -53,6 +53,11 @@ def test_bench_parser_sets_an_int_returning_func() -> None:
     assert callable(args.func)
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "ingest", "--runs", "0"])
+    args = parser.parse_args(["bench", "scale", "--real", "0.3", "--sim", "2"])
+    assert (args.real, args.sim, args.limit) == (0.3, 2.0, 40)
+    assert parser.parse_args(["bench", "all"]).runs == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "scale", "--sim", "-1"])
 
 
 @pytest.mark.slow
@@ -103,3 +108,41 @@ def test_query_bench_gives_positive_figures_and_prints(
     record = json.loads(next((tmp_path / "r").glob("query-*.json")).read_text())
     assert record["n_questions"] == 2  # the follow-up with a history is skipped
     assert all(v > 0 for v in record["summary"].values())
+
+
+def _questions(path: Path) -> Path:
+    items = [
+        {"question": "Why did Trotsky write to Krupskaya?", "history": [], "answerable": True},
+        {"question": "What did the forty-six criticise?", "history": [], "answerable": True},
+    ]
+    path.write_text("\n".join(json.dumps(it) for it in items), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_all_bench_prints_one_table_with_the_limit(
+    tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = _questions(tmp_path / "q.jsonl")
+    assert all_bench.main(tiny_corpus, questions, runs=1, limit=5, out_dir=tmp_path / "r") == 0
+    out = capsys.readouterr().out
+    for row in ("full ingest corpus words/s", "peak RSS, ingest process", "ask, warm p95 (ms)",
+                "cold start to first answer (s)", "embedding limit on this machine"):  # fmt: skip
+        assert row in out
+    record = json.loads(next((tmp_path / "r").glob("all-*.json")).read_text())
+    assert record["ingest"]["median"]["ours"]["limit_words_per_s"] > 0
+    assert record["query"]["summary"]["ask_p95_ms"] > 0
+
+
+@pytest.mark.slow
+def test_scale_bench_runs_real_and_simulated(
+    tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = _questions(tmp_path / "q.jsonl")
+    assert scale_bench.main(tiny_corpus, questions, 2, 3, limit=2, out_dir=tmp_path / "r") == 0
+    out = capsys.readouterr().out
+    assert "ratio (2x/1x)" in out and "3x simulated" in out and "projected real ingest" in out
+    record = json.loads(next((tmp_path / "r").glob("scale-*.json")).read_text())
+    assert record["ingest_real"]["passages"] == 2 * record["ingest_1x"]["passages"]
+    assert record["serve_sim"]["passages"] == 3 * record["serve_1x"]["passages"]
+    assert record["ingest_sim"]["failed"] == []
