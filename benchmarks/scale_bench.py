@@ -147,6 +147,7 @@ def real_ingest(corpus: Path, store: Path) -> dict[str, Any]:
                       ("word_pieces", "model_tokens"), ("passages", "passages")):  # fmt: skip
         out[f"{name}_per_s"] = out[key] / out["ingest_s"]
     out["words_per_cpu_s"] = out["corpus_words"] / out["ingest_cpu_s"]
+    out["cores_busy"] = out["ingest_cpu_s"] / out["ingest_s"]
     return out
 
 
@@ -226,6 +227,7 @@ REAL_ROWS = {
     "full ingest, CPU seconds (all threads)": "ingest_cpu_s",
     "corpus words/s": "words_per_s",
     "corpus words per CPU-second": "words_per_cpu_s",
+    "cores busy (CPU seconds / seconds)": "cores_busy",
     "passages/s": "passages_per_s",
     "embedded words/s": "embedded_words_per_s",
     "word pieces the model reads/s": "word_pieces_per_s",
