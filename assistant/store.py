@@ -268,8 +268,6 @@ class PassageStore:
             where = {"doc_id": {"$in": docs}}
         query = {"query_embeddings": [vector], "n_results": k, "where": where}
         try:
-            if self._cached is None:
-                self._cached = self._collection()
             got = self._cached.query(**query, include=["distances"])
         except StoreError:
             raise

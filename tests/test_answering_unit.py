@@ -28,11 +28,12 @@ def hashing_embed(texts: list[str]) -> np.ndarray:
     return out / np.maximum(norms, 1e-9)
 
 
-def passages(tmp_path: Path) -> list[Passage]:
+def passages(tmp_path: Path, text: str = TEXT) -> list[Passage]:
+    """The two paragraphs of ``text`` (split at its blank line) as passages of one file."""
     path = tmp_path / "doc.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    cut = TEXT.index("\n\n")
-    spans = [(0, cut), (cut + 2, len(TEXT) - 1)]
+    path.write_text(text, encoding="utf-8")
+    cut = text.index("\n\n")
+    spans = [(0, cut), (cut + 2, len(text) - 1)]
     return [
         Passage(
             id=f"d:{s}",
@@ -41,12 +42,12 @@ def passages(tmp_path: Path) -> list[Passage]:
             section="S",
             kind="body",
             language="en",
-            text=TEXT[s:e],
+            text=text[s:e],
             source=str(path),
             start=s,
             end=e,
             score=1.0 - i / 10,
-            embed_text=TEXT[s:e],
+            embed_text=text[s:e],
         )
         for i, (s, e) in enumerate(spans)
     ]
@@ -123,15 +124,7 @@ def test_a_sentence_that_says_he_brings_the_one_naming_him(tmp_path: Path) -> No
         "For the first time, he called Stalin the main member of the Politburo. "
         "Nobody in the hall objected to these words at all.\n"
     )
-    path = tmp_path / "v.txt"
-    path.write_text(text, encoding="utf-8")
-    cut = text.index("\n\n")
-    ps = [
-        Passage(id=f"v:{s}", doc_id="v", title="V", section="S", kind="body", language="en",
-                text=text[s:e], source=str(path), start=s, end=e, score=1.0 - s / 1000,
-                embed_text=text[s:e])
-        for s, e in [(0, cut), (cut + 2, len(text) - 1)]
-    ]  # fmt: skip
+    ps = passages(tmp_path, text)
     answerer = ExcerptAnswerer(
         hashing_embed, lambda t: 1.0, Thresholds(min_semantic=0.1, min_coverage=0.1),
         previous=lambda p: ps[0] if p.id == ps[1].id else None,
