@@ -62,7 +62,8 @@ class Thresholds:
     max_sentences: int = 5
     keep_ratio: float = 0.6
     semantic_pool: int = 6  # sentences embedded per question (the cost of an answer)
-    semantic_words: int = 30  # of each, the words embedded
+    semantic_words: int = 30  # of each, the words embedded ...
+    semantic_tokens: int = 80  # ... and at most this many word pieces (Russian takes 2-4 a word)
     # a question naming something the documents never mention is not answered unless a
     # sentence matches it this closely anyway (a misspelt name, say)
     unknown_name_support: float = 0.7
@@ -209,8 +210,7 @@ class ExcerptAnswerer:
         heads = [" ".join(c.text.split()[: self.t.semantic_words]) for _, c in pool]
         sem = self.embed(heads) @ self.embed_query(query)
         out = [
-            replace(c, score=base + 0.5 * float(s))
-            for (base, c), s in zip(pool, sem, strict=True)
+            replace(c, score=base + 0.5 * float(s)) for (base, c), s in zip(pool, sem, strict=True)
         ]
         out.sort(key=lambda c: -c.score)
         return out, float(np.max(sem))

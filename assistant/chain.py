@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant.answering import ExcerptAnswerer, idf_function
+from assistant.answering import ExcerptAnswerer, Thresholds, idf_function
 from assistant.conversation import standalone_question, trim_history, validate_question
 from assistant.types import Answer, Passage
 
@@ -123,8 +123,10 @@ def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
     retriever = assistant.retriever
     embedder = assistant.embedder
 
+    thresholds = Thresholds()
+
     def embed(texts: list[str]) -> np.ndarray:
-        vecs = embedder.encode_small(texts)
+        vecs = embedder.encode_small(texts, max_tokens=thresholds.semantic_tokens)
         return np.asarray(vecs, dtype=np.float32)
 
     idf = idf_function(dict(retriever.lexical.doc_freq), max(1, retriever.lexical.size))
@@ -134,6 +136,6 @@ def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
 
     doc_freq = retriever.lexical.doc_freq
     return ExcerptAnswerer(
-        embed, idf, embed_query=embed_query, known=doc_freq.__contains__,
+        embed, idf, thresholds, embed_query=embed_query, known=doc_freq.__contains__,
         previous=retriever.previous,
     )  # fmt: skip

@@ -68,6 +68,18 @@ def test_query_embedding_runs_on_its_own_thread_count() -> None:
     assert encoder.threads == default
 
 
+@pytest.mark.parametrize("backend", ["onnx-int8", "torch"])
+def test_question_time_texts_are_cut_to_max_tokens(backend: str) -> None:
+    embedder = Embedder(Settings(embedding_backend=backend))
+    long = SENTENCES[2] * 2  # Cyrillic: 128 word pieces in all
+    tail = long + " " + SENTENCES[0]
+    cut = np.asarray(embedder.encode_small([long, tail], max_tokens=24))
+    assert float(cut[0] @ cut[1]) > 0.9999  # what follows the 24th word piece is not read
+    whole = np.asarray(embedder.encode_small([long, tail]))
+    assert float(whole[0] @ whole[1]) < 0.999
+    assert embedder.model.max_seq_length == 256  # restored for ingest
+
+
 def test_model_id_names_the_backend() -> None:
     assert Embedder(Settings(embedding_backend="onnx-int8")).model_id.endswith("@onnx-int8")
     assert Embedder(Settings(embedding_backend="torch")).model_id.endswith("@torch")
