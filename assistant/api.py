@@ -71,9 +71,11 @@ class Assistant:
                     raise EmptyStoreError(
                         "the store is empty; run `assistant ingest` to build it from corpus/."
                     )
-                from assistant.retrieval import Retriever  # bm25s and scipy load only to search
+                from assistant.index_cache import load_or_build  # bm25s, scipy: only to search
+                from assistant.retrieval import Retriever
 
-                self._retriever = Retriever(self.store, self.embedder, self.store.all_passages())
+                passages, lexical = load_or_build(self.settings, self.store)
+                self._retriever = Retriever(self.store, self.embedder, passages, lexical=lexical)
             return self._retriever
 
     def documents(self) -> list[dict[str, str]]:

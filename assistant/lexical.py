@@ -1,22 +1,28 @@
 """The lexical (BM25) index over the same passages, with bm25s (sparse matrices, no Python scan).
 
-Rebuilt on load from the store's texts: a few hundred milliseconds for this corpus.
-English words are Snowball-stemmed, Russian words too, stop words dropped.
+Built from the store's texts (half a second for this corpus) and kept on disk between runs
+by :mod:`assistant.index_cache`. English words are Snowball-stemmed, Russian words too, stop
+words dropped.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
+
+# Bump when tokenize() or the BM25 parameters change: indexes saved before are then rebuilt.
+LEXICAL_VERSION = "1"
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 STOP_EN = frozenset(
@@ -185,6 +191,28 @@ class LexicalIndex:
             for toks in tokens:
                 self.doc_freq.update(set(toks))
             self.bm25.index(tokens, show_progress=False)
+
+    def save(self, folder: Path) -> None:
+        """Write the index into ``folder`` (bm25s's own files plus the document frequencies)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.size:
+            self.bm25.save(str(folder / "bm25"), show_progress=False)
+        extra = {"size": self.size, "doc_freq": self.doc_freq}
+        (folder / "lexical.json").write_text(json.dumps(extra), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, doc_ids: Sequence[str]) -> LexicalIndex:
+        """The index :meth:`save` wrote, for passages with these ``doc_ids`` in the same order."""
+        extra = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
+        if extra["size"] != len(doc_ids):
+            raise ValueError(f"saved for {extra['size']} passages, not {len(doc_ids)}")
+        index = cls([], [])
+        index.size = len(doc_ids)
+        index.doc_ids = np.array(doc_ids, dtype=object)
+        index.doc_freq = Counter(extra["doc_freq"])
+        if index.size:
+            index.bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
+        return index
 
     def search(
         self, query: str, k: int, doc_ids: Sequence[str] | None = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assistant.embedding import Embedder
+from assistant.index_cache import sorted_passages
 from assistant.lexical import LexicalIndex
 from assistant.store import PassageStore
 from assistant.types import Passage
@@ -41,10 +42,12 @@ class Retriever:
         embedder: Embedder,
         passages: Sequence[Passage],
         weights: FusionWeights | None = None,
+        lexical: LexicalIndex | None = None,
     ) -> None:
+        """``lexical``, if given, must index ``passages`` in document order (see index_cache)."""
         self.store = store
         self.embedder = embedder
-        self.passages = sorted(passages, key=lambda p: (p.source, p.start))
+        self.passages = sorted_passages(passages)
         self.by_id = {p.id: p for p in self.passages}
         self.pos = {p.id: i for i, p in enumerate(self.passages)}
         self.weights = weights or FusionWeights()
@@ -53,7 +56,7 @@ class Retriever:
         self.brevity = [
             min(1.0, len(p.text.split()) / self.weights.short_words) ** 0.5 for p in self.passages
         ]
-        self.lexical = LexicalIndex(
+        self.lexical = lexical or LexicalIndex(
             [p.embed_text for p in self.passages], [p.doc_id for p in self.passages]
         )
 

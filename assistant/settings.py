@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     onnx_cache_dir: Path = Field(
         PROJECT_ROOT / ".cache" / "onnx", description="Where ONNX exports of the model are kept."
     )
+    index_cache_dir: Path | None = Field(
+        None,
+        description="Where the passages and their BM25 index are kept between runs (default: "
+        "inside vectorstore_dir; for a Chroma server, .cache/index/).",
+    )
     embed_batch_size: int = Field(64, description="Passages embedded per batch.")
     query_threads: int = Field(1, description="Threads for embedding at question time.")
     write_batch_size: int = Field(512, description="Passages written to the store per batch.")

@@ -21,6 +21,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point every settings path at the test's temporary folder."""
     monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(tmp_path / "vectorstore"))
     monkeypatch.setenv("ASSISTANT_FEEDBACK_PATH", str(tmp_path / "feedback.jsonl"))
+    monkeypatch.setenv("ASSISTANT_INDEX_CACHE_DIR", str(tmp_path / "index-cache"))
     for name in (
         "ASSISTANT_CHROMA_HOST",
         "ASSISTANT_CHROMA_PORT",

@@ -1,0 +1,104 @@
+"""The passages and their BM25 index, kept on disk between runs.
+
+Opening the assistant needs every passage's metadata (for citations, notes and filters) and a
+BM25 index over them. Both come from the store, which takes a second for our corpus but minutes
+for a hundred times as much: reading 300k records from Chroma and tokenising them all again.
+So the first open writes them to disk (see :func:`cache_folder`) under a key made of what the store holds
+(its recorded documents, chunker and model, its passage count, the tokeniser's version); later
+opens read them back while the key still matches. Any ingest that changes the store changes the
+key, so a stale copy is never used. The store remains the only source of truth: a missing,
+unreadable or stale copy is rebuilt from it, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from assistant.lexical import LEXICAL_VERSION, LexicalIndex
+from assistant.settings import PROJECT_ROOT, Settings
+from assistant.store import PassageStore, from_metadata, to_metadata
+from assistant.types import Passage
+
+log = logging.getLogger(__name__)
+
+PASSAGES_FILE = "passages.jsonl"
+
+
+def store_key(store: PassageStore) -> str:
+    """What the store holds, as a short hash: equal keys, equal passages."""
+    content = {"state": store.state(), "count": store.count(), "lexical": LEXICAL_VERSION}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def cache_folder(settings: Settings) -> Path:
+    """Inside the store folder (it goes with the store); for a server, one folder per server
+    and collection under ``.cache/index``. ``index_cache_dir`` moves either."""
+    if settings.chroma_host:
+        scheme = "https" if settings.chroma_ssl else "http"
+        where = f"{scheme}://{settings.chroma_host}:{settings.chroma_port}"
+    elif settings.index_cache_dir is None:
+        return settings.vectorstore_dir / "index-cache" / settings.collection
+    else:
+        where = str(settings.vectorstore_dir.resolve())
+    name = hashlib.sha256(f"{where}|{settings.collection}".encode()).hexdigest()[:16]
+    return (settings.index_cache_dir or PROJECT_ROOT / ".cache" / "index") / name
+
+
+def sorted_passages(passages: Iterable[Passage]) -> list[Passage]:
+    """Document order: the order the retriever keeps them in, and the lexical index's rows."""
+    return sorted(passages, key=lambda p: (p.source, p.start))
+
+
+def load_or_build(settings: Settings, store: PassageStore) -> tuple[list[Passage], LexicalIndex]:
+    """Every passage in document order and the BM25 index over them, from disk when current."""
+    folder = cache_folder(settings)
+    key = store_key(store)
+    saved = folder / key
+    if saved.is_dir():
+        try:
+            return _read(saved)
+        except Exception as exc:
+            log.warning("index cache %s unreadable (%s); rebuilding it from the store", saved, exc)
+    passages = sorted_passages(store.all_passages())
+    lexical = LexicalIndex([p.embed_text for p in passages], [p.doc_id for p in passages])
+    try:
+        _write(folder, key, passages, lexical)
+    except OSError as exc:
+        log.warning("index cache not written to %s (%s); the next start rebuilds it", folder, exc)
+    return passages, lexical
+
+
+def _read(saved: Path) -> tuple[list[Passage], LexicalIndex]:
+    passages = []
+    with (saved / PASSAGES_FILE).open(encoding="utf-8") as f:
+        for line in f:
+            pid, meta, text = json.loads(line)
+            passages.append(from_metadata(pid, meta, text))
+    return passages, LexicalIndex.load(saved, [p.doc_id for p in passages])
+
+
+def _write(folder: Path, key: str, passages: list[Passage], lexical: LexicalIndex) -> None:
+    """Write into a private folder, then rename it into place: readers see all or nothing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    with (tmp / PASSAGES_FILE).open("w", encoding="utf-8") as f:
+        for p in passages:
+            row: list[Any] = [p.id, to_metadata(p), p.embed_text]
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    lexical.save(tmp)
+    try:
+        tmp.rename(folder / key)
+    except OSError:  # another process put the same key in place first
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in folder.iterdir():  # copies for what the store held before
+        if old.name != key and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
