@@ -23,6 +23,13 @@ def ranked(a: Assistant) -> list[tuple[str, float]]:
     return [(p.id, round(p.score, 6)) for p in a.retrieve(QUESTION, k=10)]
 
 
+def ingested(settings: Settings) -> tuple[Assistant, list[tuple[str, float]]]:
+    """An assistant over a fresh store, and its ranking (the first open writes the cache)."""
+    a = Assistant(settings)
+    a.ingest()
+    return a, ranked(a)
+
+
 def saved(settings: Settings) -> list[Path]:
     folder = cache_folder(settings)
     return (
@@ -40,9 +47,7 @@ def no_store_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_second_open_reads_the_cache_and_answers_the_same(
     small_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = Assistant(small_settings)
-    first.ingest()
-    expected = ranked(first)
+    first, expected = ingested(small_settings)
     assert [p.name for p in saved(small_settings)] == [store_key(first.store)]
     no_store_reads(monkeypatch)
     second = Assistant(small_settings)
@@ -53,9 +58,7 @@ def test_second_open_reads_the_cache_and_answers_the_same(
 
 
 def test_an_ingest_that_changes_the_store_replaces_the_cache(small_settings: Settings) -> None:
-    a = Assistant(small_settings)
-    a.ingest()
-    ranked(a)
+    a, _ = ingested(small_settings)
     before = saved(small_settings)
     name = "trotsky_letter_to_cc_and_ccc_1923-10-08.txt"
     shutil.copyfile(CORPUS / name, small_settings.corpus_dir / name)
@@ -69,9 +72,7 @@ def test_an_ingest_that_changes_the_store_replaces_the_cache(small_settings: Set
 def test_a_damaged_cache_is_rebuilt_from_the_store(
     small_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    a = Assistant(small_settings)
-    a.ingest()
-    expected = ranked(a)
+    _, expected = ingested(small_settings)
     (folder,) = saved(small_settings)
     (folder / "passages.jsonl").write_text('["half a line', encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="assistant.index_cache"):
