@@ -140,32 +140,40 @@ class Embedder(Embeddings):
         (special tokens included): a batch is padded to its longest text, and Cyrillic takes
         two to four word pieces a word.
         """
-        with self._question_time(max_tokens):
+        if max_tokens is not None:
+            texts = self.cut(texts, max_tokens)
+        with self._one_thread():
             return self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
 
+    def cut(self, texts: list[str], max_tokens: int) -> list[str]:
+        """Each text up to the end of its word piece number ``max_tokens - 2`` (the model adds
+        two special tokens). The text is cut, not the model's length: a concurrent ingest in the
+        same process keeps its 256."""
+        enc = self.model.tokenizer(
+            texts, add_special_tokens=False, return_offsets_mapping=True,
+            truncation=True, max_length=max(1, max_tokens - 2),
+        )  # fmt: skip
+        return [
+            t[: spans[-1][1]] if spans else t
+            for t, spans in zip(texts, enc["offset_mapping"], strict=True)
+        ]
+
     @contextlib.contextmanager
-    def _question_time(self, max_tokens: int | None) -> Iterator[None]:
-        model = self.model
-        before_len = model.max_seq_length
-        if max_tokens is not None:
-            model.max_seq_length = min(max_tokens, before_len)
+    def _one_thread(self) -> Iterator[None]:
+        if self.backend != "torch":
+            from assistant.onnx_backend import use_threads
+
+            with use_threads(self.model, self.query_threads):
+                yield
+            return
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.query_threads)
         try:
-            if self.backend != "torch":
-                from assistant.onnx_backend import use_threads
-
-                with use_threads(model, self.query_threads):
-                    yield
-            else:
-                import torch
-
-                before = torch.get_num_threads()
-                torch.set_num_threads(self.query_threads)
-                try:
-                    yield
-                finally:
-                    torch.set_num_threads(before)
+            yield
         finally:
-            model.max_seq_length = before_len
+            torch.set_num_threads(before)
 
     @functools.lru_cache(maxsize=2048)  # noqa: B019 - one Embedder per Assistant
     def _embed_query_cached(self, text: str) -> tuple[float, ...]:
