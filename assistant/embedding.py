@@ -99,6 +99,36 @@ def _load_model(name: str, backend: str, onnx_cache: Path) -> Any:
         return _MODELS[key]
 
 
+class _TorchThreads:
+    """torch's thread count is the process's: the first question in sets it, the last one out
+    restores it, so overlapping questions cannot leave it at one thread for good."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.before = 0
+
+    @contextlib.contextmanager
+    def use(self, n: int) -> Iterator[None]:
+        import torch
+
+        with self.lock:
+            if self.users == 0:
+                self.before = torch.get_num_threads()
+                torch.set_num_threads(n)
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    torch.set_num_threads(self.before)
+
+
+_TORCH_THREADS = _TorchThreads()
+
+
 class Embedder(Embeddings):
     """sentence-transformers behind LangChain's ``Embeddings`` interface, normalised vectors."""
 
@@ -147,16 +177,16 @@ class Embedder(Embeddings):
 
     def cut(self, texts: list[str], max_tokens: int) -> list[str]:
         """Each text up to the end of its word piece number ``max_tokens - 2`` (the model adds
-        two special tokens). The text is cut, not the model's length: a concurrent ingest in the
-        same process keeps its 256."""
-        enc = self.model.tokenizer(
-            texts, add_special_tokens=False, return_offsets_mapping=True,
-            truncation=True, max_length=max(1, max_tokens - 2),
-        )  # fmt: skip
-        return [
-            t[: spans[-1][1]] if spans else t
-            for t, spans in zip(texts, enc["offset_mapping"], strict=True)
-        ]
+        two special tokens).
+
+        The text is cut, and with a tokenizer of its own: the model's length and its
+        tokenizer's truncation are shared state, and changing either for one call would cut
+        what another thread embeds at the same moment (an ingest, another question).
+        """
+        n = max(1, max_tokens - 2)
+        encs = load_tokenizer(self.name).encode_batch(texts, add_special_tokens=False)
+        return [t[: e.offsets[n - 1][1]] if len(e.offsets) > n else t
+                for t, e in zip(texts, encs, strict=True)]  # fmt: skip
 
     @contextlib.contextmanager
     def _one_thread(self) -> Iterator[None]:
@@ -166,14 +196,8 @@ class Embedder(Embeddings):
             with use_threads(self.model, self.query_threads):
                 yield
             return
-        import torch
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(self.query_threads)
-        try:
+        with _TORCH_THREADS.use(self.query_threads):
             yield
-        finally:
-            torch.set_num_threads(before)
 
     @functools.lru_cache(maxsize=2048)  # noqa: B019 - one Embedder per Assistant
     def _embed_query_cached(self, text: str) -> tuple[float, ...]:

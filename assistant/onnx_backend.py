@@ -28,6 +28,7 @@ import os
 import platform
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,7 +245,8 @@ def _ort_encoder(onnx_file: Path, threads: int, config: Any) -> Any:
     """A torch module standing in for the Hugging Face encoder, running ONNX Runtime.
 
     ONNX Runtime fixes a session's thread count when the session is made, so the encoder
-    keeps one session per thread count asked for (``use_threads``); they share the file.
+    keeps one session per thread count asked for (``use_threads``); they share the file. The
+    count asked for is per thread: a question on one thread does not move an ingest on another.
     """
     import torch
 
@@ -254,11 +256,20 @@ def _ort_encoder(onnx_file: Path, threads: int, config: Any) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.onnx_file = onnx_file
-            self.threads = threads
+            self.default_threads = threads
+            self.local = threading.local()
             self.sessions: dict[int, ort.InferenceSession] = {threads: _session(onnx_file, threads)}
             self.config = config
             # one buffer so that ``.device``/``.dtype`` lookups on the model still work
             self.register_buffer("_anchor", torch.zeros(1), persistent=False)
+
+        @property
+        def threads(self) -> int:
+            return int(getattr(self.local, "threads", self.default_threads))
+
+        @threads.setter
+        def threads(self, n: int) -> None:
+            self.local.threads = n
 
         def session(self) -> ort.InferenceSession:
             if self.threads not in self.sessions:
@@ -287,7 +298,8 @@ def _ort_encoder(onnx_file: Path, threads: int, config: Any) -> Any:
 
 @contextlib.contextmanager
 def use_threads(model: SentenceTransformer, threads: int) -> Iterator[None]:
-    """Run ``model``'s ONNX encoder on ``threads`` intra-op threads inside the block."""
+    """Run ``model``'s ONNX encoder on ``threads`` intra-op threads inside the block (on
+    this thread only)."""
     encoder: Any = model[0].model
     before = encoder.threads
     encoder.threads = threads

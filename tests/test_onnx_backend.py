@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,29 @@ def test_query_embedding_runs_on_its_own_thread_count() -> None:
     with use_threads(embedder.model, 1):
         assert encoder.threads == 1
     assert encoder.threads == default
+
+
+def test_thread_count_is_per_thread() -> None:
+    """A question's one thread must not leak into an ingest running on another thread."""
+    embedder = Embedder(Settings(embedding_backend="onnx-int8", query_threads=1))
+    encoder = embedder.model[0].model
+    default = encoder.threads
+    inside, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def question() -> None:
+        with use_threads(embedder.model, 1):
+            seen.append(encoder.threads)
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=question)
+    t.start()
+    assert inside.wait(10)
+    assert encoder.threads == default != 1  # this thread is not moved
+    release.set()
+    t.join()
+    assert seen == [1] and encoder.threads == default
 
 
 @pytest.mark.parametrize("backend", ["onnx-int8", "torch"])
