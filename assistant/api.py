@@ -75,7 +75,7 @@ class Assistant:
                 from assistant.retrieval import Retriever
 
                 passages, lexical = load_or_build(self.settings, self.store)
-                self._retriever = Retriever(self.store, self.embedder, passages, lexical=lexical)
+                self._retriever = Retriever(self.store, self.embedder, passages, lexical)
             return self._retriever
 
     def documents(self) -> list[dict[str, str]]:

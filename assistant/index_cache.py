@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +50,6 @@ def cache_folder(settings: Settings) -> Path:
     return (settings.index_cache_dir or PROJECT_ROOT / ".cache" / "index") / name
 
 
-def sorted_passages(passages: Iterable[Passage]) -> list[Passage]:
-    """Document order: the order the retriever keeps them in, and the lexical index's rows."""
-    return sorted(passages, key=lambda p: (p.source, p.start))
-
-
 def load_or_build(settings: Settings, store: PassageStore) -> tuple[list[Passage], LexicalIndex]:
     """Every passage in document order and the BM25 index over them, from disk when current."""
     folder = cache_folder(settings)
@@ -64,9 +58,10 @@ def load_or_build(settings: Settings, store: PassageStore) -> tuple[list[Passage
     if saved.is_dir():
         try:
             return _read(saved)
-        except Exception as exc:
+        except Exception as exc:  # any damage at all: rebuild from the store
             log.warning("index cache %s unreadable (%s); rebuilding it from the store", saved, exc)
-    passages = sorted_passages(store.all_passages())
+    # document order: the retriever's order (neighbours, previous sentence) and the BM25 rows'
+    passages = sorted(store.all_passages(), key=lambda p: (p.source, p.start))
     lexical = LexicalIndex([p.embed_text for p in passages], [p.doc_id for p in passages])
     try:
         _write(folder, key, passages, lexical)

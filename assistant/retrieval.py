@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assistant.embedding import Embedder
-from assistant.index_cache import sorted_passages
 from assistant.lexical import LexicalIndex
 from assistant.store import PassageStore
 from assistant.types import Passage
@@ -41,13 +40,14 @@ class Retriever:
         store: PassageStore,
         embedder: Embedder,
         passages: Sequence[Passage],
+        lexical: LexicalIndex,
         weights: FusionWeights | None = None,
-        lexical: LexicalIndex | None = None,
     ) -> None:
-        """``lexical``, if given, must index ``passages`` in document order (see index_cache)."""
+        """``passages`` in document order and ``lexical`` indexing them in that order, as
+        :func:`assistant.index_cache.load_or_build` returns them."""
         self.store = store
         self.embedder = embedder
-        self.passages = sorted_passages(passages)
+        self.passages = list(passages)
         self.by_id = {p.id: p for p in self.passages}
         self.pos = {p.id: i for i, p in enumerate(self.passages)}
         self.weights = weights or FusionWeights()
@@ -56,9 +56,7 @@ class Retriever:
         self.brevity = [
             min(1.0, len(p.text.split()) / self.weights.short_words) ** 0.5 for p in self.passages
         ]
-        self.lexical = lexical or LexicalIndex(
-            [p.embed_text for p in self.passages], [p.doc_id for p in self.passages]
-        )
+        self.lexical = lexical
 
     def dense(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> dict[str, float]:
         if not self.passages:
