@@ -1,9 +1,13 @@
 """The default answerer: an answer composed from the excerpts' own sentences, no LLM.
 
-Each candidate sentence of the retrieved passages is scored by meaning (cosine with the
-question), by words (IDF-weighted overlap) and by what the kind of question asks for (a date
-for "when", a person for "who", a number for "how many", a reason for "why"). The best few,
-within about 120 words, are joined with ``[n]`` markers; their exact spans become the quotes.
+Every sentence of the retrieved passages (and of the notes they cite) is a candidate, scored by
+meaning (its vector from the sentence index, made at ingest, against the question's: nothing
+but the question is embedded now), by words (IDF-weighted overlap), by what the kind of question
+asks for (a date for "when", a person for "who", a number for "how many", a reason for "why"),
+by its passage's rank, and by whether it names the thing the question names (the Declaration of
+the 46, not of the 83). References, title lines and headings are never claims, unless the
+question asks for a source. The best sentences become evidence windows (see
+:mod:`assistant.evidence`), joined with ``[n]`` markers; each window's exact span is its quote.
 When the evidence is weak the answer is the fixed cannot-answer sentence.
 """
 
@@ -12,15 +16,23 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from assistant.citations import make_citation, renumber
+from assistant.entities import (
+    Namesake,
+    conflicts_with_initials,
+    named_initials,
+    namesakes,
+    phrase_agreement,
+    phrases,
+)
+from assistant.evidence import Neighbour, Window, sentence_text, spans_of, window
 from assistant.lexical import tokenize
-from assistant.parsing import clean
-from assistant.passages import sentence_spans
 from assistant.prompts import CANNOT_ANSWER
+from assistant.sentences import is_furniture, is_heading_like, is_reference
 from assistant.types import Answer, Citation, Passage
 
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -39,34 +51,64 @@ REASON_RE = re.compile(
     r"aimed|purpose|intended|sought|wanted|hoped|as a result)\b",
     re.I,
 )
+SOURCE_QUESTION_RE = re.compile(
+    r"\b(where (was|were|is|are|did) .*(published|printed|appear|kept|held|found|stored)|"
+    r"(what|which) (is|was|are) the (source|reference|citation|archive)|which (archive|journal|"
+    r"newspaper|edition|volume|page)|in what (journal|newspaper|edition|volume)|cited from|"
+    r"what page|где (был[аи]? )?(опубликован|напечатан|хранится)|источник)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
-class Candidate:
-    passage: Passage
-    rank: int
-    start: int
-    end: int
-    text: str  # cleaned sentence, as shown in the answer
-    score: float = 0.0
-    first: bool = False  # the first sentence of its passage
+class Weights:
+    """How a candidate sentence is scored (tuned on eval/questions/dev.jsonl)."""
+
+    meaning: float = 1.0  # cosine of the sentence's vector with the question's
+    words: float = 1.0  # IDF-weighted share of the question's words in the sentence
+    rank: float = 0.2  # times 1 / (1 + the passage's rank)
+    kind: float = 0.1  # the sentence holds what the question asks for (a date for "when")
+    phrase_match: float = 0.15  # it names the question's "X of the Y" with the same Y
+    phrase_conflict: float = 0.5  # taken off when it names the same X with another Y
+    source: float = 0.5  # a reference, when the question asks where something was published
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When the evidence is too weak to answer (tuned on eval/questions/dev.jsonl)."""
+    """When to answer, and how much (tuned on eval/questions/dev.jsonl)."""
 
-    min_semantic: float = 0.47
-    min_coverage: float = 0.3
-    max_words: int = 120
-    max_sentences: int = 5
-    keep_ratio: float = 0.6
-    semantic_pool: int = 6  # sentences embedded per question (the cost of an answer)
-    semantic_words: int = 30  # of each, the words embedded ...
-    semantic_tokens: int = 80  # ... and at most this many word pieces (Russian takes 2-4 a word)
+    min_semantic: float = 0.5  # best sentence's cosine below this: the documents do not answer
+    min_coverage: float = 0.3  # share (IDF) of the question's words in the top 3 passages
     # a question naming something the documents never mention is not answered unless a
     # sentence matches it this closely anyway (a misspelt name, say)
     unknown_name_support: float = 0.7
+    max_words: int = 150  # of the whole answer (settings.max_answer_words sets it)
+    max_windows: int = 6
+    window_words: int = 80  # a window stops growing past this many words
+    keep_ratio: float = 0.6  # a window scoring under this share of the best one is left out
+    min_words: int = 4  # shorter sentences are fragments, not claims
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of a retrieved passage: where it is, what it says, how well it answers."""
+
+    passage: Passage
+    rank: int
+    index: int
+    text: str
+    meaning: float
+    score: float = 0.0
+    whole: bool = False  # the whole passage is one claim (a note, asked for a source)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The candidates, best first, with what was learnt about the question on the way."""
+
+    candidates: list[Candidate]
+    support: float
+    notes: list[str] = field(default_factory=list)
 
 
 def question_kind(question: str) -> str:
@@ -82,10 +124,20 @@ def question_kind(question: str) -> str:
     return "general"
 
 
+def asks_for_source(question: str) -> bool:
+    """Whether the question asks where something was published or kept: then references are
+    the answer."""
+    return bool(SOURCE_QUESTION_RE.search(question))
+
+
 def _kind_bonus(kind: str, sentence: str) -> float:
     pattern = {"date": DATE_RE, "number": NUMBER_RE, "person": PERSON_RE, "reason": REASON_RE}
     rx = pattern.get(kind)
     return 1.0 if rx is not None and rx.search(sentence) else 0.0
+
+
+def _none(_p: Passage) -> Passage | None:
+    return None
 
 
 class ExcerptAnswerer:
@@ -93,36 +145,52 @@ class ExcerptAnswerer:
 
     def __init__(
         self,
-        embed: Callable[[list[str]], np.ndarray],
+        embed_query: Callable[[str], np.ndarray],
+        sentence_vectors: Callable[[Passage], np.ndarray],
         idf: Callable[[str], float],
+        *,
         thresholds: Thresholds | None = None,
-        embed_query: Callable[[str], np.ndarray] | None = None,
+        weights: Weights | None = None,
         known: Callable[[str], bool] | None = None,
-        previous: Callable[[Passage], Passage | None] | None = None,
+        previous: Neighbour | None = None,
+        following: Neighbour | None = None,
     ) -> None:
-        self.embed = embed
-        self.embed_query = embed_query or (lambda q: self.embed([q])[0])
+        self.embed_query = embed_query
+        self.sentence_vectors = sentence_vectors
         self.idf = idf
         self.known = known or (lambda _token: True)
-        self.previous = previous or (lambda _passage: None)
+        self.previous = previous or _none
+        self.following = following or _none
         self.t = thresholds or Thresholds()
+        self.w = weights or Weights()
 
     def answer(
         self, question: str, query: str, passages: Sequence[Passage], linked: list[Passage]
     ) -> Answer:
         """An Answer built from ``passages`` (best first) for ``query`` (the standalone form)."""
-        cands = self._candidates(passages)
-        if not cands:
+        scored = self.score(query, passages)
+        if not scored.candidates or self.too_weak(query, passages, scored.support):
             return self.abstain(question, query, passages)
-        scored, support = self._score(query, cands)
-        coverage = self.coverage(query, passages[:3])
-        if support < self.t.min_semantic or coverage < self.t.min_coverage:
+        windows = self.select(scored.candidates, question_kind(query))
+        if not windows:
             return self.abstain(question, query, passages)
-        if self.unknown_names(query) and support < self.t.unknown_name_support:
-            return self.abstain(question, query, passages)
-        chosen = self._select(scored, question_kind(query))
-        text, citations = self._compose(chosen, linked)
-        return Answer(question=question, text=text, citations=citations, standalone_question=query)
+        text, citations = compose(windows, linked)
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            standalone_question=query,
+            notes=scored.notes,
+        )
+
+    def too_weak(self, query: str, passages: Sequence[Passage], support: float) -> bool:
+        """Whether the best evidence is too weak to answer from."""
+        if (
+            support < self.t.min_semantic
+            or self.coverage(query, passages[:3]) < self.t.min_coverage
+        ):
+            return True
+        return bool(self.unknown_names(query)) and support < self.t.unknown_name_support
 
     def abstain(self, question: str, query: str, passages: Sequence[Passage]) -> Answer:
         return Answer(
@@ -157,137 +225,138 @@ class ExcerptAnswerer:
         total = sum(self.idf(t) for t in q)
         return sum(self.idf(t) for t in found) / total if total else 0.0
 
-    def _candidates(self, passages: Sequence[Passage]) -> list[Candidate]:
+    # -- scoring ------------------------------------------------------------------------------
+    def candidates(self, query: str, passages: Sequence[Passage]) -> list[Candidate]:
+        """Every sentence of the passages that can be a claim, with its meaning score."""
+        qvec = np.asarray(self.embed_query(query), dtype=np.float32)
+        source = asks_for_source(query)
         out: list[Candidate] = []
+        seen: set[str] = set()
         for rank, p in enumerate(passages):
-            for i, u in enumerate(sentence_spans(p.text, 0, len(p.text))):
-                text = clean(p.text[u.start : u.end])
-                if len(text.split()) >= 5 and not _shouting(text):
-                    out.append(
-                        Candidate(p, rank, p.start + u.start, p.start + u.end, text, first=i == 0)
-                    )
+            if p.id in seen:
+                continue
+            seen.add(p.id)
+            if p.note_kind == "bibliographic" and not source:
+                continue
+            spans = spans_of(p)
+            vecs = self.sentence_vectors(p)
+            meaning = vecs @ qvec if len(vecs) == len(spans) else np.zeros(len(spans))
+            if source and p.kind == "note" and spans:
+                text = sentence_text(p, (spans[0][0], spans[-1][1]))
+                out.append(Candidate(p, rank, 0, text, float(np.max(meaning)), whole=True))
+                continue
+            for i, span in enumerate(spans):
+                text = sentence_text(p, span)
+                if self._claim(text, source):
+                    out.append(Candidate(p, rank, i, text, float(meaning[i])))
         return out
 
-    def _context(self, c: Candidate, kind: str) -> Candidate | None:
-        """The sentence before ``c`` when ``c`` cannot stand alone, from its passage or the one
-        before it in the document.
+    def _claim(self, text: str, source: bool) -> bool:
+        if len(text.split()) < self.t.min_words or is_furniture(text) or is_heading_like(text):
+            return False
+        return source or not is_reference(text)
 
-        "He called Stalin 'the main member of the Politburo'" or "— but openly said to me: ..."
-        names nobody: who "he" is, or who spoke, is in the sentence before.
-        """
-        if not _dangling(c.text, kind):
-            return None
-        p = c.passage
-        if c.first:
-            prev = self.previous(p)
-            if prev is None:
-                return None
-            p, end = prev, len(prev.text)
-        else:
-            end = c.start - p.start
-        spans = sentence_spans(p.text, 0, end)
-        if not spans:
-            return None
-        u = spans[-1]
-        text = clean(p.text[u.start : u.end])
-        if not text or _shouting(text):
-            return None
-        return Candidate(p, c.rank, p.start + u.start, p.start + u.end, text, c.score)
-
-    def _score(self, query: str, cands: list[Candidate]) -> tuple[list[Candidate], float]:
-        """Cheap scores (words, kind, rank) for all; meaning only for the best few of them."""
+    def score(self, query: str, passages: Sequence[Passage]) -> Scored:
+        """The candidate sentences, best first; the best meaning score is the support."""
+        cands = self.candidates(query, passages)
+        if not cands:
+            return Scored([], 0.0)
         q_tokens = set(tokenize(query))
         q_weight = sum(self.idf(t) for t in q_tokens) or 1.0
         kind = question_kind(query)
-        cheap = []
+        source = asks_for_source(query)
+        q_phrases = phrases(query)
+        w = self.w
+        out = []
         for c in cands:
-            lex = sum(self.idf(t) for t in q_tokens & set(tokenize(c.text))) / q_weight
-            bonus = _kind_bonus(kind, c.text)
-            cheap.append((0.3 * lex + 0.1 * bonus + 0.1 / (1.0 + c.rank), c))
-        cheap.sort(key=lambda x: -x[0])
-        pool = cheap[: self.t.semantic_pool]
-        # A sentence's first words carry its meaning; long ones would dominate the cost.
-        heads = [" ".join(c.text.split()[: self.t.semantic_words]) for _, c in pool]
-        sem = self.embed(heads) @ self.embed_query(query)
-        out = [
-            replace(c, score=base + 0.5 * float(s)) for (base, c), s in zip(pool, sem, strict=True)
-        ]
+            words = sum(self.idf(t) for t in q_tokens & set(tokenize(c.text))) / q_weight
+            agree = phrase_agreement(q_phrases, c.text)
+            phrase = w.phrase_match * max(agree, 0) - w.phrase_conflict * max(-agree, 0)
+            s = (
+                w.meaning * c.meaning
+                + w.words * words
+                + w.rank / (1.0 + c.rank)
+                + w.kind * _kind_bonus(kind, c.text)
+                + (w.source * is_reference(c.text) if source else 0.0)
+                + phrase
+            )
+            out.append(replace(c, score=s))
         out.sort(key=lambda c: -c.score)
-        return out, float(np.max(sem))
+        kept, notes = self._one_entity(query, out)
+        return Scored(kept, max(c.meaning for c in cands), notes)
 
-    def _select(self, scored: list[Candidate], kind: str = "general") -> list[Candidate]:
-        chosen: list[Candidate] = []
-        words = groups = 0
-        best = scored[0].score
-        for c in scored:
-            ctx = self._context(c, kind)
-            group = [ctx, c] if ctx is not None else [c]
-            n = sum(len(g.text.split()) for g in group)
-            if chosen and (c.score < best * self.t.keep_ratio or words + n > self.t.max_words):
-                continue
-            if any(_overlap(c.text, o.text) > 0.6 for o in chosen):
-                continue
-            chosen.extend(g for g in group if all((g.start, g.end) != (o.start, o.end)
-                                                  for o in chosen))  # fmt: skip
-            words += n
-            groups += 1
-            if groups >= self.t.max_sentences:  # a sentence with its context counts once
+    def _one_entity(self, query: str, ranked: list[Candidate]) -> tuple[list[Candidate], list[str]]:
+        """Keep to the person the question names: with its initials when it gives them, else
+        the best-supported bearer of the surname, saying there are others."""
+        wanted = named_initials(query)
+        if wanted:
+            return [c for c in ranked if not conflicts_with_initials(wanted, c.text)], []
+        found: list[Namesake] = namesakes(query, (c.text for c in ranked[:20]))
+        kept = [c for c in ranked if all(n.keeps(c.text) for n in found)]
+        return kept, [n.note() for n in found]
+
+    # -- selection ------------------------------------------------------------------------------
+    def select(self, ranked: list[Candidate], kind: str) -> list[Window]:
+        """The best candidates' windows, within the answer's length, none repeated."""
+        chosen: list[Window] = []
+        words = 0
+        best = ranked[0].score
+        for c in ranked:
+            if len(chosen) >= self.t.max_windows:
                 break
+            if chosen and c.score < best * self.t.keep_ratio:
+                break
+            if any(w.passage.id == c.passage.id and w.first <= c.index <= w.last for w in chosen):
+                continue  # already inside a chosen window
+            pieces = [Window(c.passage, 0, len(spans_of(c.passage)) - 1, c.score)] if c.whole else (
+                window(c.passage, c.index, c.score, kind == "person", self.t.window_words,
+                       self.previous, self.following)
+            )  # fmt: skip
+            n = sum(len(w.text.split()) for w in pieces)
+            if not pieces or words + n > self.t.max_words:
+                continue
+            if any(not w.touches(o) and _same_text(w.text, o.text) for w in pieces for o in chosen):
+                continue
+            for w in pieces:
+                chosen = _add(chosen, w)
+            words = sum(len(w.text.split()) for w in chosen)
         return chosen
 
-    def _compose(
-        self, chosen: list[Candidate], linked: list[Passage]
-    ) -> tuple[str, list[Citation]]:
-        numbers: dict[str, int] = {}
-        spans: dict[str, tuple[int, int]] = {}
-        parts = []
-        for c in chosen:
-            pid = c.passage.id
-            n = numbers.setdefault(pid, len(numbers) + 1)
-            s, e = spans.get(pid, (c.start, c.end))
-            spans[pid] = (min(s, c.start), max(e, c.end))
-            parts.append(f"{_sentence(c.text)} [{n}]")
-        by_id = {c.passage.id: c.passage for c in chosen}
-        citations = [
-            make_citation(n, by_id[pid], *spans[pid], linked=linked) for pid, n in numbers.items()
-        ]
-        return renumber(" ".join(parts), citations)
+
+def _add(chosen: list[Window], w: Window) -> list[Window]:
+    """``chosen`` with ``w`` added, merged into a window of the same passage it touches."""
+    for i, o in enumerate(chosen):
+        if o.touches(w):
+            return [*chosen[:i], o.merged(w), *chosen[i + 1 :]]
+    return [*chosen, w]
 
 
-def _shouting(text: str) -> bool:
-    """A title or byline in capitals ("A LETTER FROM TROTSKY ..."), not a claim."""
-    letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.5
+def _same_text(a: str, b: str) -> bool:
+    """Two windows that say the same (a sentence repeated in two passages, a quotation given
+    twice)."""
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    return len(ta & tb) / max(1, min(len(ta), len(tb))) > 0.8
 
 
-# "It" and "there" are left out: "It appears that ...", "There were ..." lean on nothing.
-DANGLING_WORDS = frozenset(
-    ["he", "she", "they", "this", "these", "those", "his", "her", "their", "its", "him", "them"]
-)
-THIRD_PERSON_RE = re.compile(r"\b(he|she|they)\b", re.I)
-
-
-def _dangling(text: str, kind: str) -> bool:
-    """Whether a sentence leans on the one before: a pronoun or a dash opens it, or, asked
-    "who", it speaks of "he" or "she"."""
-    head = text.lstrip(" \"“«'(")
-    if not head:
-        return False
-    if head[0] in "—–-" or head[0].islower():
-        return True
-    first = head.split()[0].lower().strip(",;:")
-    return first in DANGLING_WORDS or (kind == "person" and bool(THIRD_PERSON_RE.search(text)))
+def compose(windows: list[Window], linked: list[Passage]) -> tuple[str, list[Citation]]:
+    """The answer text and its citations: windows grouped by passage (best passage first, each
+    passage's windows in source order), one ``[n]`` per window."""
+    order: dict[str, float] = {}
+    for w in windows:
+        order[w.passage.id] = max(order.get(w.passage.id, -math.inf), w.score)
+    ranked = sorted(windows, key=lambda w: (-order[w.passage.id], w.passage.id, w.first))
+    parts = []
+    citations = []
+    for n, w in enumerate(ranked, start=1):
+        parts.append(f"{_sentence(w.text)} [{n}]")
+        citations.append(make_citation(n, w.passage, w.start, w.end, linked=linked))
+    return renumber(" ".join(parts), citations)
 
 
 def _sentence(text: str) -> str:
     # A bracketed number left in the source text ("[1927]") must not pass for a citation.
     text = re.sub(r"\[(\d+)\]", r"(\1)", text.strip())
     return text if text[-1:] in '.?!…"”»)' else text + "."
-
-
-def _overlap(a: str, b: str) -> float:
-    ta, tb = set(tokenize(a)), set(tokenize(b))
-    return len(ta & tb) / max(1, min(len(ta), len(tb)))
 
 
 def idf_function(doc_freq: dict[str, int], n_docs: int) -> Callable[[str], float]:

@@ -74,8 +74,10 @@ class Assistant:
                 from assistant.index_cache import load_or_build  # bm25s, scipy: only to search
                 from assistant.retrieval import Retriever
 
-                passages, lexical = load_or_build(self.settings, self.store)
-                self._retriever = Retriever(self.store, self.embedder, passages, lexical)
+                passages, lexical, sentences = load_or_build(self.settings, self.store)
+                self._retriever = Retriever(
+                    self.store, self.embedder, passages, lexical, sentences=sentences
+                )
             return self._retriever
 
     def documents(self) -> list[dict[str, str]]:

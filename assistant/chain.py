@@ -122,20 +122,17 @@ def excerpt_answerer(assistant: Assistant) -> ExcerptAnswerer:
 def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
     retriever = assistant.retriever
     embedder = assistant.embedder
-
-    thresholds = Thresholds()
-
-    def embed(texts: list[str]) -> np.ndarray:
-        vecs = embedder.encode_small(texts, max_tokens=thresholds.semantic_tokens)
-        return np.asarray(vecs, dtype=np.float32)
-
     idf = idf_function(dict(retriever.lexical.doc_freq), max(1, retriever.lexical.size))
 
     def embed_query(text: str) -> np.ndarray:
         return np.asarray(embedder.embed_query(text), dtype=np.float32)  # cached
 
-    doc_freq = retriever.lexical.doc_freq
+    def sentence_vectors(p: Passage) -> np.ndarray:
+        return retriever.sentences.vectors(p.id)
+
+    thresholds = Thresholds(max_words=assistant.settings.max_answer_words)
     return ExcerptAnswerer(
-        embed, idf, thresholds, embed_query=embed_query, known=doc_freq.__contains__,
-        previous=retriever.previous,
+        embed_query, sentence_vectors, idf, thresholds=thresholds,
+        known=retriever.lexical.doc_freq.__contains__,
+        previous=retriever.previous, following=retriever.following,
     )  # fmt: skip

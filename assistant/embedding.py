@@ -15,10 +15,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import ModelError
+from assistant.sentence_index import PassageVectors, pool_sentences
 from assistant.settings import Settings
+from assistant.types import Passage
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -85,9 +88,13 @@ def _load_model(name: str, backend: str, onnx_cache: Path) -> Any:
         if key not in _MODELS:
             path = model_path(name)
             if backend == "torch":
+                import torch
                 from sentence_transformers import SentenceTransformer
 
-                model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+                model = SentenceTransformer(
+                    str(path), device="cpu", local_files_only=True,
+                    model_kwargs={"dtype": torch.float32},  # a model kept in fp16 runs in fp32
+                )  # fmt: skip
             else:
                 from assistant.onnx_backend import load_onnx_sentence_transformer
 
@@ -144,6 +151,16 @@ class Embedder(Embeddings):
     def model(self) -> Any:
         return _load_model(self.name, self.backend, self.onnx_cache)
 
+    @functools.cached_property
+    def dim(self) -> int:
+        """The vectors' length, from the model's pooling config (no model load)."""
+        import json
+
+        config = model_path(self.name) / "1_Pooling" / "config.json"
+        pooling = json.loads(config.read_text(encoding="utf-8"))
+        # sentence-transformers 5 writes "word_embedding_dimension", 6 "embedding_dimension"
+        return int(pooling.get("word_embedding_dimension") or pooling["embedding_dimension"])
+
     @property
     def model_id(self) -> str:
         """What the store records: which model (and backend) made its vectors."""
@@ -157,6 +174,29 @@ class Embedder(Embeddings):
             texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return [list(map(float, v)) for v in vecs]
+
+    def embed_passages(self, passages: Sequence[Passage]) -> list[PassageVectors]:
+        """Each passage's vector and, from the same forward pass, its sentences' vectors (the
+        mean of its token embeddings over each sentence; see :mod:`assistant.sentence_index`)."""
+        if not passages:
+            return []
+        from assistant.passages import sentence_layout
+
+        texts = [p.embed_text for p in passages]
+        outs = self.model.encode(
+            texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False
+        )
+        encs = load_tokenizer(self.name).encode_batch(texts, add_special_tokens=True)
+        result = []
+        for p, out, enc in zip(passages, outs, encs, strict=True):
+            n = int(out["attention_mask"].sum())
+            tokens = out["token_embeddings"][:n].float().numpy()
+            vec = out["sentence_embedding"].float().numpy()
+            vec = vec / (float(np.linalg.norm(vec)) or 1.0)
+            offsets = [*enc.offsets[: n - 1], (0, 0)]  # the model's last token is [SEP]
+            sentences = pool_sentences(tokens, offsets, sentence_layout(p), vec)
+            result.append(PassageVectors(vec.astype(np.float32), sentences))
+        return result
 
     def embed_query(self, text: str) -> list[float]:
         return list(self._embed_query_cached(text))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.lexical import LEXICAL_VERSION, LexicalIndex
+from assistant.sentence_index import SentenceIndex
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.store import PassageStore, from_metadata, to_metadata
 from assistant.types import Passage
@@ -50,8 +51,12 @@ def cache_folder(settings: Settings) -> Path:
     return (settings.index_cache_dir or PROJECT_ROOT / ".cache" / "index") / name
 
 
-def load_or_build(settings: Settings, store: PassageStore) -> tuple[list[Passage], LexicalIndex]:
-    """Every passage in document order and the BM25 index over them, from disk when current."""
+Index = tuple[list[Passage], LexicalIndex, SentenceIndex]
+
+
+def load_or_build(settings: Settings, store: PassageStore) -> Index:
+    """Every passage in document order, the BM25 index over them and their sentence vectors,
+    from disk when current."""
     folder = cache_folder(settings)
     key = store_key(store)
     saved = folder / key
@@ -61,35 +66,43 @@ def load_or_build(settings: Settings, store: PassageStore) -> tuple[list[Passage
         except Exception as exc:  # any damage at all: rebuild from the store
             log.warning("index cache %s unreadable (%s); rebuilding it from the store", saved, exc)
     # document order: the retriever's order (neighbours, previous sentence) and the BM25 rows'
-    passages = sorted(store.all_passages(), key=lambda p: (p.source, p.start))
+    records = sorted(store.read_all(), key=lambda r: (r[0].source, r[0].start))
+    passages = [p for p, _ in records]
     lexical = LexicalIndex([p.embed_text for p in passages], [p.doc_id for p in passages])
+    sentences = SentenceIndex.build([p.id for p in passages], [v for _, v in records],
+                                    store.embedder.dim)  # fmt: skip
     try:
-        _write(folder, key, passages, lexical)
+        _write(folder, key, (passages, lexical, sentences))
     except OSError as exc:
         log.warning("index cache not written to %s (%s); the next start rebuilds it", folder, exc)
-    return passages, lexical
+    return passages, lexical, sentences
 
 
-def _read(saved: Path) -> tuple[list[Passage], LexicalIndex]:
+def _read(saved: Path) -> Index:
     passages = []
     with (saved / PASSAGES_FILE).open(encoding="utf-8") as f:
         for line in f:
             pid, meta, text = json.loads(line)
             passages.append(from_metadata(pid, meta, text))
-    return passages, LexicalIndex.load(saved, [p.doc_id for p in passages])
+    sentences = SentenceIndex.load(saved)
+    if any(len(sentences.vectors(p.id)) != len(p.sentences) for p in passages):
+        raise ValueError("sentence vectors do not match the passages' sentences")
+    return passages, LexicalIndex.load(saved, [p.doc_id for p in passages]), sentences
 
 
-def _write(folder: Path, key: str, passages: list[Passage], lexical: LexicalIndex) -> None:
+def _write(folder: Path, key: str, index: Index) -> None:
     """Write into a private folder, then rename it into place: readers see all or nothing."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{key}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    passages, lexical, sentences = index
     with (tmp / PASSAGES_FILE).open("w", encoding="utf-8") as f:
         for p in passages:
             row: list[Any] = [p.id, to_metadata(p), p.embed_text]
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     lexical.save(tmp)
+    sentences.save(tmp)
     try:
         tmp.rename(folder / key)
     except OSError:  # another process put the same key in place first

@@ -188,7 +188,8 @@ class Ingester:
         self.store.delete_source(src.info.source)
         batch = self.settings.write_batch_size
         for b in range(0, len(passages), batch):
-            self.store.add(passages[b : b + batch])
+            part = passages[b : b + batch]
+            self.store.add(part, self.embedder.embed_passages(part))
             if progress:
                 progress(
                     min(b + batch, len(passages)), len(passages), f"{path.name} ({i + 1}/{total})"

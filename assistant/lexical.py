@@ -22,7 +22,7 @@ import Stemmer
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 # Bump when tokenize() or the BM25 parameters change: indexes saved before are then rebuilt.
-LEXICAL_VERSION = "1"
+LEXICAL_VERSION = "2"
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 STOP_EN = frozenset(
@@ -163,11 +163,39 @@ def _stemmers() -> tuple[Stemmer.Stemmer, Stemmer.Stemmer]:
     return Stemmer.Stemmer("english"), Stemmer.Stemmer("russian")
 
 
+_UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen"]  # fmt: skip
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_VALUES = {
+    **{w: i + 1 for i, w in enumerate(_UNITS)},
+    **{w: i + 10 for i, w in enumerate(_TEENS)},
+    **{w: 10 * (i + 2) for i, w in enumerate(_TENS)},
+}
+_NUMBER_RE = re.compile(
+    rf"\b({'|'.join(_TENS)})(?:[- ]({'|'.join(_UNITS)}))?\b|\b({'|'.join(_UNITS + _TEENS)})\b",
+    re.I,
+)
+
+
+def numbers_as_digits(text: str) -> str:
+    """Number words as digits, so that "the Forty-Six" and "the 46" are the same words."""
+
+    def value(m: re.Match[str]) -> str:
+        if m.group(3):
+            return str(_NUMBER_VALUES[m.group(3).lower()])
+        ones = _NUMBER_VALUES[m.group(2).lower()] if m.group(2) else 0
+        return str(_NUMBER_VALUES[m.group(1).lower()] + ones)
+
+    return _NUMBER_RE.sub(value, text)
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed word tokens (English and Russian)."""
+    """Lower-cased, stop-word-free, stemmed word tokens (English and Russian); number words
+    as digits."""
     en, ru = _stemmers()
     out: list[str] = []
-    for m in WORD_RE.finditer(text.lower()):
+    for m in WORD_RE.finditer(numbers_as_digits(text).lower()):
         w = m.group(0).replace("’", "'")
         if w in STOP_EN or w in STOP_RU:
             continue

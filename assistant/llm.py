@@ -29,7 +29,6 @@ from assistant.chain import notes_of_top
 from assistant.citations import MARKER_RE, find_quote, make_citation, renumber
 from assistant.conversation import History, standalone_question
 from assistant.lexical import tokenize
-from assistant.passages import sentence_spans
 from assistant.prompts import (
     ANSWER_SYSTEM_PROMPT,
     ANSWER_USER_PROMPT,
@@ -37,6 +36,7 @@ from assistant.prompts import (
     CONDENSE_PROMPT,
     LLM_FALLBACK_NOTE,
 )
+from assistant.sentences import sentence_spans
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Passage
 

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from assistant.sentences import is_prose, is_reference, sentence_spans
+
 BlockKind = Literal["heading", "paragraph", "note"]
 
 SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
@@ -30,6 +32,9 @@ BRACKET_RE = re.compile(r"\s?\[(\d{1,3})\]")
 FOOTNOTE_HEAD_RE = re.compile(r"<sup>\s*(\d{1,3})\s*</sup>\s*")
 BRACKET_NOTE_RE = re.compile(r"\[(\d{1,3})\]\s*")
 NUMBERED_RE = re.compile(r"\s*(?:[-*]\s+)?\[?(\d{1,3})\.(?:\]\(#[^)]*\))?\s+")
+NOTE_LABEL_RE = re.compile(
+    r"^\s*(?:<sup>\s*\d{1,3}\s*</sup>|\[\d{1,3}\]|(?:[-*]\s+)?\[?\d{1,3}\.(?:\]\(#[^)]*\))?)\s*"
+)
 CHAPTER_RE = re.compile(r"(\d{1,3})\.\s+(\S.{0,150})")
 TOC_LINK_RE = re.compile(r"\[([^\]]+)\]\(#[^)]*\)")
 BRACKET_HEADING_RE = re.compile(r"\[([A-Z][a-z]+(?: [a-z]+)?)\]")
@@ -58,6 +63,7 @@ class Block:
     links: list[tuple[int, int]] = field(default_factory=list)  # (marker offset, note block)
     cited_by: list[int] = field(default_factory=list)  # for notes: blocks that cite it
     language: str = "en"
+    note_kind: str = ""  # for notes: "bibliographic" (references only) or "substantive"
 
     @property
     def start(self) -> int:
@@ -127,7 +133,25 @@ def parse(text: str, kind: str = "document") -> list[Block]:
     _link_notes(text, blocks)
     for b in blocks:
         b.language = language_of(" ".join(text[s:e] for s, e in b.segments))
+        if b.kind == "note":
+            b.note_kind = note_kind(text, b)
     return blocks
+
+
+def note_kind(text: str, note: Block) -> str:
+    """Whether a note is "bibliographic": its text, label aside, is a reference ("Там же,
+    С. 357 [Ibid., p. 357].", "Ленин, ПСС, Т. 45, С. 343 [...]") with no sentence of prose in
+    it, or nothing; else "substantive" ("... p. 81]. The French proverb is: ...")."""
+    # not cleaned: the italics that mark titles of works ("*Так это было*") must stay
+    body = " ".join(" ".join(text[s:e] for s, e in note.segments).split())
+    body = NOTE_LABEL_RE.sub("", body, count=1).strip()
+    if not any(c.isalpha() for c in body):
+        return "bibliographic"
+    if not is_reference(body):
+        return "substantive"
+    prose = any(is_prose(text[u.start : u.end]) for s, e in note.segments
+                for u in sentence_spans(text, s, e))  # fmt: skip
+    return "substantive" if prose else "bibliographic"
 
 
 def _split_numbered_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -11,63 +11,19 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 from assistant.corpus import SourceFile
 from assistant.embedding import MODEL_MAX_TOKENS
 from assistant.parsing import Block, clean, language_of, parse
+from assistant.sentences import Unit, sentence_spans
 from assistant.types import Passage
 
-CHUNKER_VERSION = "6"
+CHUNKER_VERSION = "7"
 SECTION_TOKENS = 40  # most word pieces the section-title prefix may take
 MERGE_TARGET = 0.6  # short paragraphs of a section are merged up to this share of the budget
 
-ABBREVIATIONS = {
-    "cf", "pp", "p", "vol", "vols", "no", "nos", "ed", "eds", "ibid", "op", "cit", "etc", "viz",
-    "st", "dr", "mr", "mrs", "ms", "jr", "sr", "gen", "col", "lt", "prof", "t", "s", "m", "g",
-    "i.e", "e.g", "c", "ch", "art", "fig", "trans", "comp", "al", "approx", "ca", "tr",
-}  # fmt: skip
-SENTENCE_END_RE = re.compile(
-    r"[.?!…]+(?:[\"”»’'\)\]]|<sup>\s*\d+\s*</sup>|[⁰¹²³⁴⁵⁶⁷⁸⁹]|\[\d{1,3}\])*(?=\s+\S)"
-)
-WORD_BEFORE_RE = re.compile(r"([^\W\d_][\w.]*|\d+)\.?$")
-
 Counter = Callable[[Sequence[str]], list[int]]
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A sentence (or a piece of an over-long one): a source span inside one segment."""
-
-    start: int
-    end: int
-
-
-def sentence_spans(text: str, start: int, end: int) -> list[Unit]:
-    """Sentences of ``text[start:end]``, as spans that cover it without gaps worth keeping."""
-    units: list[Unit] = []
-    pos = start
-    for m in SENTENCE_END_RE.finditer(text, start, end):
-        if _abbreviation(text, pos, m.start()):
-            continue
-        units.append(Unit(pos, m.end()))
-        pos = m.end()
-        while pos < end and text[pos].isspace():
-            pos += 1
-    if pos < end:
-        units.append(Unit(pos, end))
-    return [u for u in units if text[u.start : u.end].strip()]
-
-
-def _abbreviation(text: str, sent_start: int, dot: int) -> bool:
-    """A period that ends an initial ("V. I. Lenin") or an abbreviation, not a sentence."""
-    if text[dot] != "." or text[dot + 1 : dot + 2] in ("”", '"', "»", "’", ")"):
-        return False
-    m = WORD_BEFORE_RE.search(text, max(sent_start, dot - 12), dot)
-    if not m:
-        return False
-    word = m.group(1).rstrip(".").lower()
-    return (len(word) == 1 and word.isalpha()) or word in ABBREVIATIONS
 
 
 class Chunker:
@@ -143,7 +99,8 @@ class Chunker:
     def _passage(self, src: SourceFile, block: Block, units: list[Unit], order: int) -> Passage:
         text = src.text
         start, end = units[0].start, units[-1].end
-        body = clean(" ".join(text[u.start : u.end] for u in units))
+        sentences = [clean(text[u.start : u.end]) for u in units]
+        body = " ".join(s for s in sentences if s)
         section = block.section
         info = src.info
         raw = text[start:end]
@@ -165,6 +122,8 @@ class Chunker:
             note_label=block.note_label,
             embed_text=body if block.kind == "note" else self._embed_text(section, body),
             order=order,
+            sentences=tuple((u.start, u.end) for u in units),
+            note_kind=block.note_kind,
         )
 
     def _embed_text(self, section: str, body: str) -> str:
@@ -172,6 +131,22 @@ class Chunker:
         if title and self.count([title])[0] > SECTION_TOKENS:
             title = " ".join(title.split()[:12])
         return f"{title}: {body}" if title else body
+
+
+def sentence_layout(p: Passage) -> list[tuple[int, int] | None]:
+    """Where each of ``p.sentences`` lies in ``p.embed_text`` (None for one that cleaning
+    emptied): the embed text is the section title, then the cleaned sentences joined by spaces."""
+    out: list[tuple[int, int] | None] = []
+    pos = 0
+    for s, e in p.sentences:
+        piece = clean(p.text[s - p.start : e - p.start])
+        i = p.embed_text.find(piece, pos) if piece else -1
+        if i < 0:
+            out.append(None)
+            continue
+        out.append((i, i + len(piece)))
+        pos = i + len(piece)
+    return out
 
 
 def _cut_words(text: str, u: Unit, pieces: int) -> list[Unit]:
@@ -204,8 +179,6 @@ def _link(
     passages: list[Passage], blocks: list[Block], owner: dict[int, list[int]]
 ) -> list[Passage]:
     """Body passages list the notes their markers cite; notes list the passages citing them."""
-    from dataclasses import replace
-
     notes: dict[int, list[str]] = {}
     refs: dict[int, list[str]] = {}
     for bi, block in enumerate(blocks):

@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from assistant.embedding import Embedder
 from assistant.lexical import LexicalIndex
+from assistant.sentence_index import SentenceIndex
 from assistant.store import PassageStore
 from assistant.types import Passage
 
@@ -42,9 +45,10 @@ class Retriever:
         passages: Sequence[Passage],
         lexical: LexicalIndex,
         weights: FusionWeights | None = None,
+        sentences: SentenceIndex | None = None,
     ) -> None:
-        """``passages`` in document order and ``lexical`` indexing them in that order, as
-        :func:`assistant.index_cache.load_or_build` returns them."""
+        """``passages`` in document order, ``lexical`` indexing them in that order and their
+        ``sentences`` vectors, as :func:`assistant.index_cache.load_or_build` returns them."""
         self.store = store
         self.embedder = embedder
         self.passages = list(passages)
@@ -57,6 +61,7 @@ class Retriever:
             min(1.0, len(p.text.split()) / self.weights.short_words) ** 0.5 for p in self.passages
         ]
         self.lexical = lexical
+        self.sentences = sentences or SentenceIndex({}, np.zeros((0, 1), dtype=np.float32))
 
     def dense(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> dict[str, float]:
         if not self.passages:
@@ -133,6 +138,14 @@ class Retriever:
             return None
         prev = self.passages[i]
         return prev if prev.doc_id == p.doc_id and prev.kind == p.kind else None
+
+    def following(self, p: Passage) -> Passage | None:
+        """The passage just after ``p`` in its document (same kind), if any."""
+        i = self.pos.get(p.id, len(self.passages)) + 1
+        if i >= len(self.passages):
+            return None
+        nxt = self.passages[i]
+        return nxt if nxt.doc_id == p.doc_id and nxt.kind == p.kind else None
 
     def linked(self, p: Passage) -> list[Passage]:
         """The notes a paragraph cites, or the paragraphs that cite a note."""

@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     top_k: int = Field(6, description="Passages given to the answerer.")
     max_question_chars: int = Field(1000, description="Longest question accepted.")
     max_history_turns: int = Field(20, description="Most recent history messages kept.")
-    max_answer_words: int = Field(120, description="Default answerer's answer length.")
+    max_answer_words: int = Field(
+        150, description="Most words in an answer of the default answerer (excerpts)."
+    )
 
     ui_host: str = Field("127.0.0.1", description="Address the web page binds to.")
     ui_port: int = Field(7860, description="Port the web page listens on.")

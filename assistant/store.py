@@ -1,4 +1,4 @@
-"""The Chroma vector store, through langchain-chroma: embedded folder or a Chroma server.
+"""The Chroma vector store: embedded folder or a Chroma server.
 
 The only module that imports chromadb. The collection's metadata records which embedding
 model and chunker built it, and the content hash of every document it holds, so that an
@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import chromadb
 import httpx
@@ -22,16 +22,16 @@ from chromadb.config import Settings as ChromaSettings
 
 from assistant.embedding import Embedder
 from assistant.errors import CorruptStoreError, StoreError, StoreUnavailableError
+from assistant.sentence_index import PassageVectors, decode, encode
 from assistant.settings import Settings
 from assistant.types import Passage
-
-if TYPE_CHECKING:
-    from langchain_chroma import Chroma
 
 log = logging.getLogger(__name__)
 
 _LIST_FIELDS = ("notes", "refs")
+_SPAN_FIELDS = ("sentences",)
 _SKIP_FIELDS = ("score", "embed_text")
+SENTENCE_VECTORS = "sentence_vectors"  # metadata key: the passage's sentence vectors
 # HNSW is approximate, and two builds of the same passages (the folder's and a server's, or two
 # folders') make different graphs: at Chroma's default ef_search of 100 they disagree on a few
 # of the 60 dense candidates for about half the questions. At 1000 the search is exact for a
@@ -123,7 +123,9 @@ def to_metadata(p: Passage) -> dict[str, Any]:
         if f.name in _SKIP_FIELDS or f.name == "id":
             continue
         value = getattr(p, f.name)
-        meta[f.name] = json.dumps(list(value)) if f.name in _LIST_FIELDS else value
+        if f.name in _LIST_FIELDS or f.name in _SPAN_FIELDS:
+            value = json.dumps([list(v) if isinstance(v, tuple) else v for v in value])
+        meta[f.name] = value
     return meta
 
 
@@ -132,6 +134,8 @@ def from_metadata(pid: str, meta: dict[str, Any], embed_text: str, score: float 
     values = dict(meta)
     for name in _LIST_FIELDS:
         values[name] = tuple(json.loads(values.get(name) or "[]"))
+    for name in _SPAN_FIELDS:
+        values[name] = tuple((int(s), int(e)) for s, e in json.loads(values.get(name) or "[]"))
     known = {f.name for f in fields(Passage)}
     values = {k: v for k, v in values.items() if k in known}
     return Passage(id=pid, score=score, embed_text=embed_text, **values)
@@ -145,7 +149,6 @@ class PassageStore:
         self.embedder = embedder
         self.client = make_client(settings)
         self.name = settings.collection
-        self._vs: Chroma | None = None
         # the collection handle searches reuse (a lookup costs ~10 ms); opening it here makes
         # a damaged store fail at once
         self._cached: Any = self._open_collection()
@@ -154,26 +157,6 @@ class PassageStore:
         try:
             return self.client.get_or_create_collection(
                 name=self.name, embedding_function=None, configuration=HNSW_CONFIG
-            )
-        except Exception as exc:
-            raise self._unreadable(f"the collection '{self.name}' cannot be opened", exc) from exc
-
-    @property
-    def vs(self) -> Chroma:
-        """The LangChain vector store over the collection (its module loads only to write)."""
-        if self._vs is None:
-            self._vs = self._open()
-        return self._vs
-
-    def _open(self) -> Chroma:
-        from langchain_chroma import Chroma
-
-        try:
-            return Chroma(
-                collection_name=self.name,
-                embedding_function=self.embedder,
-                client=self.client,
-                collection_configuration=HNSW_CONFIG,  # type: ignore[arg-type]
             )
         except Exception as exc:
             raise self._unreadable(f"the collection '{self.name}' cannot be opened", exc) from exc
@@ -212,27 +195,27 @@ class PassageStore:
             self.client.delete_collection(self.name)
         except Exception as exc:  # absent already
             log.debug("delete_collection: %s", exc)
-        self._vs = None
         self._cached = self._open_collection()
 
-    def add(self, passages: Sequence[Passage]) -> None:
-        """Embed and upsert passages (ids are deterministic, so a retry duplicates nothing)."""
+    def add(self, passages: Sequence[Passage], vectors: Sequence[PassageVectors]) -> None:
+        """Upsert passages with their vectors and sentence vectors (ids are deterministic, so
+        a retry duplicates nothing)."""
         if not passages:
             return
-        from langchain_core.documents import Document
-
-        self.vs.add_documents(
-            [Document(page_content=p.embed_text, metadata=to_metadata(p)) for p in passages],
+        metas = [
+            {**to_metadata(p), SENTENCE_VECTORS: encode(v.sentences)}
+            for p, v in zip(passages, vectors, strict=True)
+        ]
+        self._collection().upsert(
             ids=[p.id for p in passages],
+            embeddings=[v.passage for v in vectors],
+            metadatas=metas,
+            documents=[p.embed_text for p in passages],
         )
 
     def delete_source(self, source: str) -> None:
         """Remove every passage of one source file."""
         self._collection().delete(where={"source": source})
-
-    def ids_for(self, source: str) -> set[str]:
-        got = self._collection().get(where={"source": source}, include=[])
-        return set(got["ids"])
 
     # -- reading ----------------------------------------------------------------------------
     def count(self) -> int:
@@ -245,16 +228,26 @@ class PassageStore:
 
     def all_passages(self, batch: int = 5000) -> list[Passage]:
         """Every passage with its metadata (no vectors), in no particular order."""
+        return [p for p, _ in self.read_all(batch)]
+
+    def read_all(self, batch: int = 5000) -> list[tuple[Passage, np.ndarray]]:
+        """Every passage with its sentence vectors, in no particular order."""
         col = self._collection()
-        out: list[Passage] = []
+        out: list[tuple[Passage, np.ndarray]] = []
         offset = 0
         while True:
             got = col.get(include=["metadatas", "documents"], limit=batch, offset=offset)
             for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
-                out.append(from_metadata(pid, meta, doc))
+                vectors = decode(str(meta.get(SENTENCE_VECTORS) or ""), self.embedder.dim)
+                out.append((from_metadata(pid, meta, doc), vectors))
             if len(got["ids"]) < batch:
                 return out
             offset += batch
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every passage's embedded text and vector (for benchmarks that imitate them)."""
+        got = self._collection().get(include=["embeddings", "documents"])
+        return list(got["documents"]), np.asarray(got["embeddings"], dtype=np.float32)
 
     def search(
         self, vector: list[float], k: int, doc_ids: Iterable[str] | None = None

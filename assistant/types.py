@@ -33,7 +33,8 @@ class Passage:
     ``embed_text`` is what the embedder and the lexical index see (section title, then the
     text with markup, note markers and interposed footnotes removed). ``notes`` lists the ids of
     the note passages this passage's markers point to; for a note, ``refs`` lists the passages
-    whose markers point to it.
+    whose markers point to it. ``sentences`` are the source spans of its sentences, in order;
+    a note's ``note_kind`` is "bibliographic" (references only) or "substantive".
     """
 
     id: str
@@ -55,6 +56,8 @@ class Passage:
     refs: tuple[str, ...] = ()
     embed_text: str = ""
     order: int = 0
+    sentences: tuple[tuple[int, int], ...] = ()
+    note_kind: str = ""
 
     def with_score(self, score: float) -> Passage:
         return replace(self, score=score)

@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ import numpy as np
 from assistant.corpus import read_source
 from assistant.embedding import Embedder
 from assistant.lexical import LexicalIndex
+from assistant.sentence_index import PassageVectors
 from assistant.settings import Settings
+from assistant.types import Passage
 from benchmarks import ingest_bench, query_bench
 from benchmarks.common import Row, format_table, median, peak_rss_mib, percentile, write_results
 from benchmarks.scale_corpus import ScaledFile, generate
@@ -61,6 +63,14 @@ class StandInVectors(Embedder):
         self.seconds += time.perf_counter() - t0
         return out
 
+    def embed_passages(self, passages: Sequence[Passage]) -> list[PassageVectors]:
+        """Stand-in passage vectors; each sentence gets its passage's."""
+        vecs = np.asarray(self.embed_documents([p.embed_text for p in passages]), np.float32)
+        return [
+            PassageVectors(v, np.repeat(v[None, :], len(p.sentences), axis=0))
+            for p, v in zip(passages, vecs, strict=True)
+        ]
+
     def vector(self, text: str) -> list[float]:
         """Ours for a text of ours; else the nearest of ours by BM25, perturbed (seeded by the
         text, so the same text always gets the same vector)."""
@@ -85,10 +95,10 @@ def simulated_ingest_child(
     from assistant.store import PassageStore
 
     ours = Assistant(Settings(corpus_dir=Path(base_corpus), vectorstore_dir=Path(base_store)))
-    got = ours.store.vs.get(include=["embeddings", "documents"])
+    texts, vectors = ours.store.vectors()
     settings = Settings(corpus_dir=Path(corpus), vectorstore_dir=Path(store))
-    standin = StandInVectors(settings, list(got["documents"]), np.asarray(got["embeddings"]))
-    del ours, got
+    standin = StandInVectors(settings, texts, vectors)
+    del ours, texts, vectors
     t0 = time.perf_counter()
     report = Ingester(settings, PassageStore(settings, standin), standin).run()
     return {

@@ -32,7 +32,7 @@ from typing import Any
 
 from assistant.corpus import corpus_files, load_manifest, read_source
 from assistant.parsing import parse
-from assistant.passages import sentence_spans
+from assistant.sentences import sentence_spans
 from assistant.settings import Settings
 
 SWAP_RATE = 0.1

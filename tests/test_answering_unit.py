@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
-
-import numpy as np
 
 from assistant.answering import ExcerptAnswerer, Thresholds, question_kind
 from assistant.citations import is_verbatim
 from assistant.prompts import CANNOT_ANSWER
+from assistant.testing import fake_answerer
 from assistant.types import Passage
 
 TEXT = (
     "Kosior used the word fuss at the plenum in April 1927. It was said of the Opposition.\n\n"
     "In [1927] the party held its Fifteenth Congress. The Opposition was expelled there.\n"
 )
-
-
-def hashing_embed(texts: list[str]) -> np.ndarray:
-    out = np.zeros((len(texts), 64), dtype=np.float32)
-    for i, t in enumerate(texts):
-        for w in re.findall(r"\w+", t.lower()):
-            out[i, zlib.crc32(w.encode()) % 64] += 1.0
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-9)
 
 
 def passages(tmp_path: Path, text: str = TEXT) -> list[Passage]:
@@ -54,7 +43,7 @@ def passages(tmp_path: Path, text: str = TEXT) -> list[Passage]:
 
 
 def answerer(**kw: float) -> ExcerptAnswerer:
-    return ExcerptAnswerer(hashing_embed, lambda t: 1.0, Thresholds(**kw))  # type: ignore[arg-type]
+    return fake_answerer(thresholds=Thresholds(**kw))  # type: ignore[arg-type]
 
 
 def test_answer_quotes_are_verbatim_and_numbered_in_order(tmp_path: Path) -> None:
@@ -96,10 +85,10 @@ def test_question_kinds() -> None:
 
 def test_a_name_the_corpus_never_mentions_is_not_answered(tmp_path: Path) -> None:
     words = {w.lower() for w in re.findall(r"\w+", TEXT)}
-    known = ExcerptAnswerer(
-        hashing_embed, lambda t: 1.0, Thresholds(min_semantic=0.1, min_coverage=0.1),
+    known = fake_answerer(
+        thresholds=Thresholds(min_semantic=0.1, min_coverage=0.1),
         known=lambda token: token in words,
-    )  # fmt: skip
+    )
     q = "What did Kosior say at the plenum in Normandy in April 1927?"
     assert known.unknown_names(q) == ["Normandy"]
     assert known.answer(q, q, passages(tmp_path), []).abstained
@@ -108,11 +97,10 @@ def test_a_name_the_corpus_never_mentions_is_not_answered(tmp_path: Path) -> Non
     assert known.unknown_names(q) == []
     assert not known.answer(q, q, passages(tmp_path), []).abstained
     # a close enough match still answers (a misspelt name must not silence a clear answer)
-    lenient = ExcerptAnswerer(
-        hashing_embed, lambda t: 1.0,
-        Thresholds(min_semantic=0.1, min_coverage=0.1, unknown_name_support=0.0),
+    lenient = fake_answerer(
+        thresholds=Thresholds(min_semantic=0.1, min_coverage=0.1, unknown_name_support=0.0),
         known=lambda token: token in words,
-    )  # fmt: skip
+    )
     q = "What did Kosiorr say about fuss at the plenum in April 1927?"
     assert lenient.unknown_names(q) == ["Kosiorr"]
     assert not lenient.answer(q, q, passages(tmp_path), []).abstained
@@ -125,10 +113,10 @@ def test_a_sentence_that_says_he_brings_the_one_naming_him(tmp_path: Path) -> No
         "Nobody in the hall objected to these words at all.\n"
     )
     ps = passages(tmp_path, text)
-    answerer = ExcerptAnswerer(
-        hashing_embed, lambda t: 1.0, Thresholds(min_semantic=0.1, min_coverage=0.1),
+    answerer = fake_answerer(
+        thresholds=Thresholds(min_semantic=0.1, min_coverage=0.1),
         previous=lambda p: ps[0] if p.id == ps[1].id else None,
-    )  # fmt: skip
+    )
     q = "Who called Stalin the main member of the Politburo?"
     ans = answerer.answer(q, q, [ps[1]], [])
     assert "Voroshilov took the floor" in ans.text

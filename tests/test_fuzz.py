@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from assistant import Answer, Assistant, IngestError, InvalidQuestionError, Settings
-from assistant.answering import ExcerptAnswerer, question_kind
+from assistant.answering import question_kind
 from assistant.citations import MARKER_RE
 from assistant.conversation import (
     context_terms,
@@ -31,12 +31,13 @@ from assistant.embedding import MODEL_MAX_TOKENS, PACKAGED, token_counts
 from assistant.lexical import tokenize
 from assistant.llm import check_reply
 from assistant.parsing import clean, parse
-from assistant.passages import Chunker, sentence_spans
+from assistant.passages import Chunker
 from assistant.prompts import CANNOT_ANSWER
+from assistant.sentences import sentence_spans
+from assistant.testing import fake_answerer
 from assistant.types import DocumentInfo, Passage
 from tests.conftest import SMALL_DOCS, small_corpus
 from tests.test_answers import check_citations
-from tests.test_llm_answerer import hashing_embed
 
 # The autouse settings fixture only sets environment variables: sharing it between examples
 # is harmless.
@@ -214,7 +215,7 @@ def test_the_default_answerer_cites_only_verbatim_spans(text: str, data: st.Data
     sentences = [clean(p.text[u.start : u.end]) for u in sentence_spans(p.text, 0, len(p.text))]
     held = [s for s in sentences if len(tokenize(s)) >= 5] or sentences  # a sentence it holds
     question = data.draw(st.one_of(QUESTIONS, st.sampled_from(held)))
-    answerer = ExcerptAnswerer(hashing_embed, lambda t: 1.0)
+    answerer = fake_answerer()
     ans = answerer.answer(question, question, passages[:6], passages[6:8])
     event(f"abstained: {ans.abstained}")
     assert isinstance(ans, Answer)

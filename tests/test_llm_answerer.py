@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
@@ -17,7 +15,6 @@ from pydantic import Field
 
 from assistant.answering import ExcerptAnswerer
 from assistant.citations import MARKER_RE
-from assistant.lexical import tokenize
 from assistant.llm import (
     answer_with_llm,
     chat_model,
@@ -27,6 +24,7 @@ from assistant.llm import (
 )
 from assistant.prompts import CANNOT_ANSWER, LLM_FALLBACK_NOTE
 from assistant.settings import Settings
+from assistant.testing import fake_answerer
 from assistant.types import Answer, Passage, PassageKind
 
 PARAGRAPHS = (
@@ -67,20 +65,8 @@ def write_doc(tmp_path: Path) -> tuple[str, list[Passage]]:
     return text, passages
 
 
-def hashing_embed(texts: list[str]) -> np.ndarray:
-    """Deterministic bag-of-words vectors (hashed stems), unit length."""
-    out = np.zeros((len(texts), 256), dtype=np.float32)
-    for i, t in enumerate(texts):
-        for tok in tokenize(t):
-            out[i, zlib.crc32(tok.encode()) % 256] += 1.0
-        norm = np.linalg.norm(out[i])
-        if norm:
-            out[i] /= norm
-    return out
-
-
 def fallback_answerer() -> ExcerptAnswerer:
-    return ExcerptAnswerer(hashing_embed, lambda t: 1.0)
+    return fake_answerer()
 
 
 def make_state(passages: list[Passage], question: str = QUESTION) -> dict[str, Any]:

@@ -9,7 +9,8 @@ import pytest
 
 from assistant.corpus import corpus_files, load_manifest, load_source
 from assistant.embedding import MODEL_MAX_TOKENS, PACKAGED, token_counts
-from assistant.passages import Chunker, sentence_spans
+from assistant.passages import Chunker
+from assistant.sentences import sentence_spans
 from assistant.types import Passage
 from tests.conftest import CORPUS
 
