@@ -356,7 +356,10 @@ def compose(windows: list[Window], linked: list[Passage]) -> tuple[str, list[Cit
 def _sentence(text: str) -> str:
     # A bracketed number left in the source text ("[1927]") must not pass for a citation.
     text = re.sub(r"\[(\d+)\]", r"(\1)", text.strip())
-    return text if text[-1:] in '.?!…"”»)' else text + "."
+    if text[-1:] in '.?!…"”»)]':
+        return text
+    # the passage ends inside the sentence (a page break, an over-long sentence): say so
+    return text.rstrip(",;:—– ") + " …"
 
 
 def idf_function(doc_freq: dict[str, int], n_docs: int) -> Callable[[str], float]:

@@ -53,8 +53,13 @@ def qualifier_of(surname: str, text: str) -> list[str]:
     """The initials a surname carries in ``text``: "V." for "V. Kosior", "S. V." for
     "S. V. Kosior"; one entry per mention that has any. (Only initials: a capitalised word
     before a name is as often "Comrade", "Tenth" or "Party" as a first name.)"""
-    pattern = re.compile(rf"((?:\b[A-ZА-Я][a-zа-я]?\.\s?){{1,3}})(?={re.escape(surname)}\b)")
-    return [m.group(1).strip() for m in pattern.finditer(text)]
+    name = re.escape(surname)
+    before = re.compile(rf"((?:\b[A-ZА-Я][a-zа-я]?\.\s?){{1,3}})(?={name}\b)")
+    # a biographical entry: "KOSIOR, Vladislav [Vladimir] Vikentievich"
+    entry = re.compile(rf"\b{re.escape(surname.upper())},\s+([A-ZА-Я])[a-zа-яё]+")
+    found = [(m.start(), m.group(1).strip()) for m in before.finditer(text)]
+    found += [(m.start(), m.group(1) + ".") for m in entry.finditer(text)]
+    return [q for _, q in sorted(found)]
 
 
 @dataclass(frozen=True)
