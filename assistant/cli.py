@@ -172,6 +172,9 @@ def _optional_commands(sub: Any) -> None:
         pass
     else:
         add_eval_parser(sub)
+    from assistant.training.cli import add_train_parser
+
+    add_train_parser(sub)
     try:
         from assistant.bench import add_bench_parser
     except ImportError:

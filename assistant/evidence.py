@@ -12,11 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.parsing import clean
-from assistant.sentences import leads_in, leans_back, sentence_spans
+from assistant.parsing import NOTE_LABEL_RE, clean
+from assistant.sentences import (
+    is_furniture,
+    is_reference,
+    leads_in,
+    leans_back,
+    sentence_spans,
+)
 from assistant.types import Passage
 
 Neighbour = Callable[[Passage], "Passage | None"]
+
+
+def _debris(text: str) -> bool:
+    """A reference or a title line: nothing a claim can lean on."""
+    return is_reference(text) or is_furniture(text)
 
 
 def spans_of(p: Passage) -> list[tuple[int, int]]:
@@ -50,9 +61,9 @@ class Window:
 
     @property
     def text(self) -> str:
-        return clean(
-            self.passage.text[self.start - self.passage.start : self.end - self.passage.start]
-        )
+        """What the answer shows: the cleaned span, a note's label ("- 14.", "[3]") left off."""
+        raw = self.passage.text[self.start - self.passage.start : self.end - self.passage.start]
+        return clean(NOTE_LABEL_RE.sub("", raw, count=1) if self.first == 0 else raw)
 
     def overlaps(self, other: Window) -> bool:
         return self.passage.id == other.passage.id and not (

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from assistant.expansion import expansion_key, lexical_texts
 from assistant.lexical import LEXICAL_VERSION, LexicalIndex
 from assistant.sentence_index import SentenceIndex
 from assistant.settings import PROJECT_ROOT, Settings
@@ -31,9 +32,12 @@ log = logging.getLogger(__name__)
 PASSAGES_FILE = "passages.jsonl"
 
 
-def store_key(store: PassageStore) -> str:
-    """What the store holds, as a short hash: equal keys, equal passages."""
+def store_key(store: PassageStore, expansion: str = "") -> str:
+    """What the store holds (and the lexical index's expansion), as a short hash: equal keys,
+    equal indexes."""
     content = {"state": store.state(), "count": store.count(), "lexical": LEXICAL_VERSION}
+    if expansion:
+        content["expansion"] = expansion
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -58,7 +62,7 @@ def load_or_build(settings: Settings, store: PassageStore) -> Index:
     """Every passage in document order, the BM25 index over them and their sentence vectors,
     from disk when current."""
     folder = cache_folder(settings)
-    key = store_key(store)
+    key = store_key(store, expansion_key(settings))
     saved = folder / key
     if saved.is_dir():
         try:
@@ -68,7 +72,7 @@ def load_or_build(settings: Settings, store: PassageStore) -> Index:
     # document order: the retriever's order (neighbours, previous sentence) and the BM25 rows'
     records = sorted(store.read_all(), key=lambda r: (r[0].source, r[0].start))
     passages = [p for p, _ in records]
-    lexical = LexicalIndex([p.embed_text for p in passages], [p.doc_id for p in passages])
+    lexical = LexicalIndex(lexical_texts(settings, passages), [p.doc_id for p in passages])
     sentences = SentenceIndex.build([p.id for p in passages], [v for _, v in records],
                                     store.embedder.dim)  # fmt: skip
     try:

@@ -116,7 +116,7 @@ def _export_fp32(model_dir: Path, out_file: Path) -> None:
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(
-        str(model_dir), local_files_only=True, attn_implementation="eager"
+        str(model_dir), local_files_only=True, attn_implementation="eager", dtype=torch.float32
     )
     model.eval()
 
@@ -328,9 +328,13 @@ def load_onnx_sentence_transformer(
         ModelError: ``onnx``/``onnxruntime`` are missing or the model has no weights.
     """
     folder = ensure_onnx_model(model_dir, cache_dir, quantize)
+    import torch
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    model = SentenceTransformer(
+        str(model_dir), device="cpu", local_files_only=True,
+        model_kwargs={"dtype": torch.float32},  # a model kept in fp16 runs in fp32
+    )  # fmt: skip
     transformer: Any = model[0]
     inner = transformer.model
     transformer.model = _ort_encoder(

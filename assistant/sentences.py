@@ -263,6 +263,7 @@ _DANGLING = frozenset(
     ["he", "she", "they", "this", "these", "those", "his", "her", "their", "its", "him", "them",
      "он", "она", "они", "это", "этот", "эта", "эти", "его", "её", "их"]
 )  # fmt: skip
+_LIST_ITEM_RE = re.compile(r"[-*•]\s+(?:\[?\d{1,3}\.|\d)")
 _THIRD_PERSON_RE = re.compile(r"\b(he|she|they|him|her|his)\b", re.I)
 
 
@@ -320,8 +321,8 @@ def leans_back(text: str, asks_person: bool = False) -> bool:
     """Whether a sentence leans on the one before: it opens with a pronoun, a dash, a lower-case
     word or "Ibid.", or, asked "who", it speaks of "he" or "she"."""
     head = text.lstrip(" \"“«„'(*_")
-    if not head:
-        return False
+    if not head or _LIST_ITEM_RE.match(head):
+        return False  # "- 14. In her letter ...": a note's or a list's bullet, not a dash
     if head[0] in "—–-…" or head[0].islower():
         return True
     first = head.split()[0].lower().strip(",;:.")

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         description="Where the passages and their BM25 index are kept between runs (default: "
         "inside vectorstore_dir; for a Chroma server, .cache/index/).",
     )
+    expansion_questions: Path | None = Field(
+        None,
+        description="Folder of annotated questions (with split.toml) whose training regions' "
+        "questions are added to the lexical index of the passages that answer them (doc2query); "
+        "unset: no expansion.",
+    )
     embed_batch_size: int = Field(64, description="Passages embedded per batch.")
     query_threads: int = Field(1, description="Threads for embedding at question time.")
     write_batch_size: int = Field(512, description="Passages written to the store per batch.")

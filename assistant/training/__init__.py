@@ -1,0 +1,1 @@
+"""A relevance model of our own: training data, hard negatives, fine-tuning (``assistant train``)."""
