@@ -71,6 +71,7 @@ class Weights:
     phrase_match: float = 0.15  # it names the question's "X of the Y" with the same Y
     phrase_conflict: float = 0.5  # taken off when it names the same X with another Y
     source: float = 0.5  # a reference, when the question asks where something was published
+    judge: float = 1.0  # times the answer judge's probability that the sentence answers
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Thresholds:
     window_words: int = 80  # a window stops growing past this many words
     keep_ratio: float = 0.6  # a window scoring under this share of the best one is left out
     min_words: int = 4  # shorter sentences are fragments, not claims
+    judge_pool: int = 8  # best candidates (by the scores above) the answer judge reads
+    min_judge: float = 0.5  # the judge's best probability below this: the documents do not answer
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Scored:
     candidates: list[Candidate]
     support: float
     notes: list[str] = field(default_factory=list)
+    judged: float | None = None  # the answer judge's best probability, when there is a judge
 
 
 def question_kind(question: str) -> str:
@@ -154,6 +158,7 @@ class ExcerptAnswerer:
         known: Callable[[str], bool] | None = None,
         previous: Neighbour | None = None,
         following: Neighbour | None = None,
+        judge: Callable[[str, Sequence[str]], list[float]] | None = None,
     ) -> None:
         self.embed_query = embed_query
         self.sentence_vectors = sentence_vectors
@@ -163,6 +168,7 @@ class ExcerptAnswerer:
         self.following = following or _none
         self.t = thresholds or Thresholds()
         self.w = weights or Weights()
+        self.judge = judge
 
     def answer(
         self, question: str, query: str, passages: Sequence[Passage], linked: list[Passage]
@@ -170,6 +176,8 @@ class ExcerptAnswerer:
         """An Answer built from ``passages`` (best first) for ``query`` (the standalone form)."""
         scored = self.score(query, passages)
         if not scored.candidates or self.too_weak(query, passages, scored.support):
+            return self.abstain(question, query, passages)
+        if scored.judged is not None and scored.judged < self.t.min_judge:
             return self.abstain(question, query, passages)
         windows = self.select(scored.candidates, question_kind(query))
         if not windows:
@@ -282,8 +290,21 @@ class ExcerptAnswerer:
             )
             out.append(replace(c, score=s))
         out.sort(key=lambda c: -c.score)
+        out, judged = self._judged(query, out)
         kept, notes = self._one_entity(query, out)
-        return Scored(kept, max(c.meaning for c in cands), notes)
+        return Scored(kept, max(c.meaning for c in cands), notes, judged)
+
+    def _judged(self, query: str, ranked: list[Candidate]) -> tuple[list[Candidate], float | None]:
+        """The best candidates re-scored with the answer judge's probability, and its best."""
+        if self.judge is None:
+            return ranked, None
+        pool = ranked[: self.t.judge_pool]
+        probs = self.judge(query, [c.text for c in pool])
+        rescored = [
+            replace(c, score=c.score + self.w.judge * p) for c, p in zip(pool, probs, strict=True)
+        ]
+        rescored.sort(key=lambda c: -c.score)
+        return [*rescored, *ranked[self.t.judge_pool :]], max(probs, default=0.0)
 
     def _one_entity(self, query: str, ranked: list[Candidate]) -> tuple[list[Candidate], list[str]]:
         """Keep to the person the question names: with its initials when it gives them, else

@@ -133,6 +133,17 @@ def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
     thresholds = Thresholds(max_words=assistant.settings.max_answer_words)
     return ExcerptAnswerer(
         embed_query, sentence_vectors, idf, thresholds=thresholds,
-        known=retriever.lexical.doc_freq.__contains__,
+        known=retriever.lexical.doc_freq.__contains__, judge=_judge(assistant.settings),
         previous=retriever.previous, following=retriever.following,
     )  # fmt: skip
+
+
+def _judge(settings: Any) -> Any:
+    """The answer judge the settings name, if any."""
+    if not settings.judge_model:
+        return None
+    from pathlib import Path
+
+    from assistant.training.judge import Judge
+
+    return Judge(Path(settings.judge_model).expanduser(), threads=settings.query_threads)

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         "questions are added to the lexical index of the passages that answer them (doc2query); "
         "unset: no expansion.",
     )
+    judge_model: str | None = Field(
+        None,
+        description="Folder of the answer judge (a cross-encoder trained by `assistant train "
+        "--judge`) that re-ranks the answerer's best sentences and decides when none answers; "
+        "unset: no judge.",
+    )
     embed_batch_size: int = Field(64, description="Passages embedded per batch.")
     query_threads: int = Field(1, description="Threads for embedding at question time.")
     write_batch_size: int = Field(512, description="Passages written to the store per batch.")

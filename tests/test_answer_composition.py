@@ -165,3 +165,23 @@ def test_an_empty_note_and_a_passage_of_references_only(tmp_path: Path) -> None:
     ans = ask([p for p in ps if p.kind == "note"] or ps, "What does page 357 say?")
     assert ans.abstained and ans.text == CANNOT_ANSWER
     assert_clean(ans)
+
+
+def test_the_answer_judge_ranks_and_abstains(tmp_path: Path) -> None:
+    text = (
+        "The plenum met in October 1923 and discussed the letter of Trotsky at length.\n\n"
+        "Trotsky's letter was dated 8 October 1923 and went to the members of the CC.\n"
+    )
+    ps = chunk(tmp_path, text)
+    question = "On what date was Trotsky's letter written?"
+
+    def fond_of_dates(_q: str, sentences: object) -> list[float]:
+        return [0.9 if "8 October" in s else 0.1 for s in sentences]  # type: ignore[attr-defined]
+
+    ans = ask(ps, question, judge=fond_of_dates)
+    assert ans.text.startswith("Trotsky's letter was dated 8 October 1923")
+
+    def nothing_answers(_q: str, sentences: object) -> list[float]:
+        return [0.05 for _ in sentences]  # type: ignore[attr-defined]
+
+    assert ask(ps, question, judge=nothing_answers).abstained

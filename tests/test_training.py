@@ -73,7 +73,9 @@ def test_triples_pair_the_evidence_with_a_passage_that_lacks_it() -> None:
     assert len(located) / len(answerable) > 0.97  # the rest quote headings or dates alone
     questions = located[:60]
     for q in questions:
-        for p in locator.positives(q):  # each overlaps one of the evidence quotes where it is in the file
+        for p in locator.positives(
+            q
+        ):  # each overlaps one of the evidence quotes where it is in the file
             text = locator.texts[Path(p.source).name]
             spans = [(i, i + len(e.quote)) for e in q.evidence if (i := text.find(e.quote)) >= 0]
             assert any(min(p.end, b) > max(p.start, a) for a, b in spans)
@@ -117,3 +119,27 @@ def test_train_smoke(tmp_path: Path) -> None:
                               ).embed_query("Who wrote to Dear Friends?"))  # fmt: skip
     assert vec.dtype == np.float64 or vec.dtype == np.float32
     assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-3
+
+
+def test_judge_examples_label_the_evidence_sentence() -> None:
+    import random
+
+    from assistant.evaluation.questions import Evidence, Question
+    from assistant.training.judge import examples_for
+
+    q = Question("q1", "When?", "ref", ("1923",), (Evidence("a.txt", "dated 1923."),),
+                 "factoid", True)  # fmt: skip
+    candidates = [
+        ("The letter was dated 1923.", (10, 36), "a.txt"),
+        ("Another sentence of 1923 elsewhere.", (100, 135), "a.txt"),
+        ("Nothing here at all.", (200, 220), "a.txt"),
+    ]
+    spans = [("a.txt", 24, 36)]
+    got = examples_for(q, "When?", candidates, spans, random.Random(1), negatives=4)
+    labels = {e.sentence: e.label for e in got}
+    assert labels["The letter was dated 1923."] == 1.0
+    assert "Another sentence of 1923 elsewhere." not in labels  # holds the fact: no negative
+    assert labels["Nothing here at all."] == 0.0
+    unanswerable = Question("q2", "How many?", "", (), (), "unanswerable", False)
+    got = examples_for(unanswerable, "How many?", candidates, [], random.Random(1), negatives=4)
+    assert got and all(e.label == 0.0 for e in got)

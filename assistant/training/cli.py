@@ -40,10 +40,18 @@ def add_train_parser(sub: Any) -> None:
     s.add_argument(
         "--max-steps", type=int, default=-1, metavar="N", help="stop after N optimizer steps"
     )
+    s.add_argument(
+        "--judge",
+        action="store_true",
+        help="train the answer judge (a cross-encoder over question and sentence) instead, "
+        "with candidates from the configured embedding model",
+    )
     s.set_defaults(func=cmd_train)  # fmt: skip
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.judge:
+        return _judge(args)
     from assistant.training.fit import TrainConfig, train
 
     config = TrainConfig(
@@ -52,4 +60,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     report = train(Settings(), args.questions, args.out, config)
     print(report.summary())
+    return 0
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from assistant.training.judge import JudgeConfig, train_judge
+
+    epochs = args.epochs if args.epochs != 2.0 else JudgeConfig.epochs
+    config = JudgeConfig(epochs=epochs, batch_size=args.batch_size, seed=args.seed,
+                         limit=args.limit, max_steps=args.max_steps)  # fmt: skip
+    manifest = train_judge(Settings(), args.questions, args.out, config)
+    print(
+        f"judge: {args.out}: {manifest['examples']} examples, {manifest['steps']} steps, "
+        f"loss {manifest['loss']:.3f}, {manifest['seconds'] / 60:.1f} min"
+    )
     return 0
