@@ -365,7 +365,8 @@ def compose(windows: list[Window], linked: list[Passage]) -> tuple[str, list[Cit
     order: dict[str, float] = {}
     for w in windows:
         order[w.passage.id] = max(order.get(w.passage.id, -math.inf), w.score)
-    ranked = sorted(windows, key=lambda w: (-order[w.passage.id], w.passage.id, w.first))
+    # a lead-in and the quotation after it (two passages, one score) stay in source order
+    ranked = sorted(windows, key=lambda w: (-order[w.passage.id], w.passage.source, w.start))
     parts = []
     citations = []
     for n, w in enumerate(ranked, start=1):
@@ -377,7 +378,7 @@ def compose(windows: list[Window], linked: list[Passage]) -> tuple[str, list[Cit
 def _sentence(text: str) -> str:
     # A bracketed number left in the source text ("[1927]") must not pass for a citation.
     text = re.sub(r"\[(\d+)\]", r"(\1)", text.strip())
-    if text[-1:] in '.?!…"”»)]':
+    if text[-1:] in '.?!…"”»)]:':  # a lead-in's colon: its quotation is the next window
         return text
     # the passage ends inside the sentence (a page break, an over-long sentence): say so
     return text.rstrip(",;:—– ") + " …"

@@ -258,6 +258,7 @@ _FURNITURE_RE = re.compile(
     r"oak park|subjects?:|classification:|lccn|identifiers?:)",
     re.I,
 )
+_ASIDE_RE = re.compile(r"[(\[][^()\[\]]*[)\]]\.?")
 _NOTE_LABEL_RE = re.compile(r"^\W*(?:\[?\d{1,3}[.\]]?|<sup>\s*\d+\s*</sup>|[⁰¹²³⁴⁵⁶⁷⁸⁹]+)\W*$")
 _DANGLING = frozenset(
     ["he", "she", "they", "this", "these", "those", "his", "her", "their", "its", "him", "them",
@@ -304,6 +305,8 @@ def is_furniture(text: str) -> bool:
     t = text.strip()
     if not t or _NOTE_LABEL_RE.match(t):
         return True
+    if _ASIDE_RE.fullmatch(t) and len(t.split()) <= 15:
+        return True  # "(From Lenin's note of December 30, 1922)": an attribution, a caption
     if _FURNITURE_RE.search(t) and len(_WORD.findall(t)) <= 30:
         return True
     letters = [c for c in t if c.isalpha()]

@@ -150,6 +150,7 @@ def test_furniture_and_prose() -> None:
     assert is_furniture("All rights reserved.")
     assert is_furniture("A LETTER FROM TROTSKY TO KRUPSKAYA")
     assert is_furniture("[12.]")
+    assert is_furniture("(From Lenin’s letter of December 31, 1922)")
     assert not is_furniture("Trotsky was not present at the funeral.")
     assert is_prose("The French proverb is: “Calomniez, calomniez, il en restera quelque chose.”")
     assert not is_prose("Правда, 1923, 6 декабря [Pravda, 6 December 1923.")
