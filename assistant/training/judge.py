@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.embedding import PACKAGED, model_path
+from assistant.errors import ModelError
 from assistant.evaluation.metrics import contains_fact
 from assistant.evaluation.questions import Question
 from assistant.settings import Settings
@@ -200,6 +201,13 @@ class Judge:
         import torch
         from sentence_transformers.cross_encoder import CrossEncoder
 
+        missing = [f for f in ("config.json", "tokenizer.json", "model.safetensors")
+                   if not (folder / f).exists()]  # fmt: skip
+        if missing:
+            raise ModelError(
+                f"the answer judge at {folder} lacks {', '.join(missing)}; train one with "
+                "`assistant train --judge --out <folder>` or unset ASSISTANT_JUDGE_MODEL."
+            )
         self.threads = threads
         self.model = CrossEncoder(
             str(folder), max_length=JUDGE_MAX_TOKENS, device="cpu", local_files_only=True,
