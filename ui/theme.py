@@ -77,7 +77,7 @@ CSS = (
 #col-chat { grid-column: 1; grid-row: 1; }
 #col-tools { grid-column: 1; grid-row: 2; }
 #col-sources { grid-column: 2; grid-row: 1 / span 2; position: sticky; top: 0.5rem; }
-#sources { max-height: calc(100vh - 4.5rem); overflow-y: auto; padding-right: 0.3rem; }
+#sources { max-height: calc(100vh - 4.5rem); overflow-y: auto !important; padding-right: 0.3rem; }
 #chat { height: min(62vh, 640px) !important; }
 .panel-title { font-family: SERIF; font-size: 1.2rem; font-weight: 600; margin: 0.1rem 0 0.4rem;
   color: #223345; display: flex; justify-content: space-between; align-items: baseline; }
@@ -86,13 +86,13 @@ CSS = (
 @media (max-width: 860px) {
   #layout { display: flex !important; flex-direction: column; }
   #col-sources { position: static; }
-  #sources { max-height: none; overflow: visible; }
+  #sources { max-height: none; overflow: visible !important; }
   #chat { height: auto !important; max-height: none !important; }
-  #chat .bubble-wrap { max-height: none !important; overflow: visible !important; }
+  #chat .panel-wrap { max-height: none !important; overflow: visible !important; }
   #to-sources { display: block; position: fixed; right: 0.8rem; bottom: 0.8rem; z-index: 50;
     background: #2c4259; color: #fff !important; border-radius: 999px; padding: 0.55rem 1rem;
     font-weight: 600; text-decoration: none; box-shadow: 0 2px 8px rgba(0,0,0,0.25); }
-  body.sources-in-view #to-sources { display: none; }
+  #layout.sources-in-view #to-sources { display: none; }
   .back-to-chat { display: inline; }
 }
 #chat .answer p { margin: 0 0 0.5rem; }
@@ -158,7 +158,15 @@ HEAD = """<script>
   function jump(target) {
     const group = target.closest("details");
     if (group) group.open = true;
-    target.scrollIntoView({behavior: "smooth", block: "start"});
+    const panel = document.getElementById("sources");
+    const scrolls = panel && panel.contains(target) && panel.scrollHeight > panel.clientHeight
+      && getComputedStyle(panel).overflowY === "auto";
+    if (scrolls) {  // wide screens: the Sources scroll in their own column, the chat stays
+      const top = target.getBoundingClientRect().top - panel.getBoundingClientRect().top;
+      panel.scrollTo({top: panel.scrollTop + top - 8, behavior: "smooth"});
+    } else {
+      target.scrollIntoView({behavior: "smooth", block: "start"});
+    }
     target.classList.add("flash");
     setTimeout(function () { target.classList.remove("flash"); }, 1800);
   }
@@ -206,21 +214,27 @@ HEAD = """<script>
       if (source) copyText(source.value, button);
     }
   }, true);
-  function watchSources() {
+  // On a phone the Sources sit below the chat: show the floating button while they are out
+  // of sight (checked on scroll; the page re-renders its columns, so nothing is kept).
+  let pending = false;
+  function placeSourcesButton() {
+    pending = false;
     const panel = document.getElementById("col-sources");
-    if (!window.IntersectionObserver) return;
-    if (!panel) {
-      setTimeout(watchSources, 300);
-      return;
+    if (!panel) return;
+    const r = panel.getBoundingClientRect();
+    const seen = r.top < window.innerHeight * 0.6 && r.bottom > 0;
+    // on the layout, not on <body>: Gradio scopes the page's CSS inside its container
+    const layout = document.getElementById("layout");
+    if (layout) layout.classList.toggle("sources-in-view", seen);
+  }
+  function schedule() {
+    if (!pending) {
+      pending = true;
+      requestAnimationFrame(placeSourcesButton);
     }
-    new IntersectionObserver(function (entries) {
-      document.body.classList.toggle("sources-in-view", entries[0].isIntersecting);
-    }).observe(panel);
   }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", watchSources);
-  } else {
-    watchSources();
-  }
+  window.addEventListener("scroll", schedule, {passive: true});
+  window.addEventListener("resize", schedule);
+  setInterval(schedule, 1000);  // answers change the page's height without a scroll
 })();
 </script>"""
