@@ -93,7 +93,10 @@ class IngestBar:
                 smoothing=0.1, dynamic_ncols=True,
             )  # fmt: skip
         self.bar.set_postfix_str(f"file {p.file_number}/{p.files}: {p.file}", refresh=False)
-        self.bar.update(p.done - self.bar.n)
+        if p.done == self.bar.n:
+            self.bar.refresh()  # a new file, nothing embedded of it yet: show its name
+        else:
+            self.bar.update(p.done - self.bar.n)
 
     def __enter__(self) -> IngestBar:
         return self

@@ -221,6 +221,16 @@ def test_the_answer_endpoint_returns_the_answer_as_json(live: tuple[str, Recordi
         c.predict("   ", None, None, api_name="/answer")
 
 
+def test_the_readme_example_runs(live: tuple[str, Recording]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (example,) = [b for b in blocks if 'api_name="/answer"' in b]
+    scope: dict[str, Any] = {}
+    exec(example.replace("http://127.0.0.1:7860/", live[0]), scope)
+    assert scope["first"]["citations"] and scope["again"]["searched"] == ["mcneal-krupskaya"]
+    assert live[1].calls[-1]["history"] == scope["history"]
+
+
 def test_the_endpoints_have_names_a_client_can_read(live: tuple[str, Recording]) -> None:
     api = client(live[0]).view_api(print_info=False, return_format="dict")
     named = api["named_endpoints"]
