@@ -236,6 +236,8 @@ def check_the_filter(d: Any, width: int) -> None:
     d.execute_script("arguments[0].click()", box)
     wait_for(d, lambda d: len(d.find_elements("css selector", "#docs input:checked")) == 1, 10)
     sources = ask(d, SEDOVA, turns=3)
+    at_top = "return document.getElementById('sources').scrollTop === 0"
+    wait_for(d, lambda d: d.execute_script(at_top), 10)  # a citation had scrolled them down
     answers = d.find_elements("css selector", "#chat .answer")
     assert f"Searched 1 of 3 documents: {SEDOVA_TITLE}." in answers[-1].text
     latest = sources.split("</details>")[0]

@@ -36,6 +36,8 @@ INTRO = (
     "Ask the documents. Answers come only from them, and every claim carries a number that "
     "opens its excerpt in the Sources. When the documents do not answer, the page says so."
 )
+# After an answer the Sources column shows its top, where the new answer's sources are.
+SOURCES_TO_TOP = "() => { const s = document.getElementById('sources'); if (s) s.scrollTop = 0; }"
 EXAMPLE_QUESTIONS = [
     "Why did Trotsky write to Krupskaya in May 1927?",
     "What did Trotsky say about the secretarial apparatus in his letter of 8 October 1923?",
@@ -126,8 +128,9 @@ def _wire(
 ) -> None:
     """The events: ask, clear, a thumb under an answer, and /feedback for programs."""
     outs = [chat, sources, notice, question, turns]
-    gr.on([ask.click, question.submit], page.respond, [question, turns, documents], outs,
-          api_name="ask")  # fmt: skip
+    asked = gr.on([ask.click, question.submit], page.respond, [question, turns, documents],
+                  outs, api_name="ask")  # fmt: skip
+    asked.then(None, js=SOURCES_TO_TOP, api_visibility="private")
     clear_outs = [chat, sources, notice, turns]
     clear.click(page.clear, None, clear_outs, api_name="clear")
     chat.clear(page.clear, None, clear_outs, api_visibility="private")
