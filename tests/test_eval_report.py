@@ -175,7 +175,9 @@ def test_the_page_lists_failures_first_with_filters(
     order = re.findall(r'<details class="q (\w+)" id="q-(\w+)"', page)
     assert order == [("fail", "b"), ("fail", "m"), ("pass", "a"), ("pass", "u")]
     assert '<option value="unanswerable">' in page and '<option value="failing">' in page
-    assert "Missed key facts</dt><dd>Bukharin" in page and "ranked 2" in page
+    card = re.search(r'<details class="q fail" id="q-m".*?</summary>', page, re.S)
+    assert card and "key facts: the answer misses “Bukharin”." in card.group(0)  # in sight
+    assert "ranked 2" in page
     assert "citation validity" in page and "Cited</dt>" in page
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert md.index("### b (factual)") < md.index("### m (factual)")

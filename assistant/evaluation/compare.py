@@ -16,6 +16,8 @@ from typing import Any
 from assistant.errors import AssistantError
 from assistant.evaluation.scoreboard import BY_KEY, METRICS, Metric
 
+SAME = 0.005  # a change smaller than this shows as no change (the table has two decimals)
+
 
 @dataclass(frozen=True)
 class MetricChange:
@@ -34,7 +36,7 @@ class MetricChange:
     @property
     def better(self) -> bool | None:
         """Whether the change is for the better (None: unchanged or not comparable)."""
-        if not self.delta:
+        if self.delta is None or abs(self.delta) < SAME:
             return None
         return (self.delta < 0) if self.metric.lower_is_better else (self.delta > 0)
 
