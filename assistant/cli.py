@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--answerer", choices=["default", "llm"], help="override the setting")
     s.set_defaults(func=cmd_ask)
 
+    _session_commands(sub)
+    _optional_commands(sub)
+    return p
+
+
+def _session_commands(sub: Any) -> None:
+    """chat, ui and run: the commands that keep going (a conversation, a server, a first run)."""
     s = sub.add_parser("chat", help="interactive chat that keeps the conversation's context",
                        description="Ask one question after another; a follow-up ('Did she "
                        "answer him?') is read with the questions before it. Line editing and "
@@ -162,9 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
                        description="What a first run needs: build or update the store from "
                        f"corpus/, then answer “{EXAMPLE_QUESTION}” to show it works.")  # fmt: skip
     s.set_defaults(func=cmd_run)
-
-    _optional_commands(sub)
-    return p
 
 
 def _optional_commands(sub: Any) -> None:
