@@ -15,7 +15,17 @@ from assistant.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
-from assistant.types import Answer, Citation, DocumentInfo, IngestReport, Passage
+from assistant.ingest import IngestProgress
+from assistant.markup import TextRun, plain_text, split_runs, text_runs
+from assistant.render import format_answer
+from assistant.types import (
+    Answer,
+    Citation,
+    DocumentInfo,
+    DocumentSummary,
+    IngestReport,
+    Passage,
+)
 
 __all__ = [
     "Answer",
@@ -25,8 +35,10 @@ __all__ = [
     "Citation",
     "CorruptStoreError",
     "DocumentInfo",
+    "DocumentSummary",
     "EmptyStoreError",
     "IngestError",
+    "IngestProgress",
     "IngestReport",
     "InvalidQuestionError",
     "ManifestError",
@@ -36,4 +48,9 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "StoreUnavailableError",
+    "TextRun",
+    "format_answer",
+    "plain_text",
+    "split_runs",
+    "text_runs",
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ from assistant.errors import CorruptStoreError, EmptyStoreError
 from assistant.ingest import Ingester, Progress, writer_lock
 from assistant.settings import Settings
 from assistant.store import PassageStore, wipe_local_store
-from assistant.types import Answer, IngestReport, Passage
+from assistant.types import Answer, DocumentSummary, IngestReport, Passage
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
@@ -80,16 +82,24 @@ class Assistant:
                 )
             return self._retriever
 
-    def documents(self) -> list[dict[str, str]]:
-        """The documents in the store: id, title, author, date, kind (for filters and pages)."""
-        seen: dict[str, dict[str, str]] = {}
+    def documents(self) -> list[DocumentSummary]:
+        """The documents in the store, by title, with their passage counts."""
+        counts: Counter[str] = Counter()
+        first: dict[str, Passage] = {}
         for p in self.retriever.passages:
-            seen.setdefault(
-                p.doc_id,
-                {"id": p.doc_id, "title": p.title, "author": p.author, "date": p.date,
-                 "kind": p.doc_kind},
-            )  # fmt: skip
-        return sorted(seen.values(), key=lambda d: d["title"])
+            counts[p.doc_id] += 1
+            first.setdefault(p.doc_id, p)
+        docs = [
+            DocumentSummary(p.doc_id, p.title, p.author, p.date, p.doc_kind, counts[p.doc_id])
+            for p in first.values()
+        ]
+        return sorted(docs, key=lambda d: (d.title, d.id))
+
+    def searched(self, doc_ids: Sequence[str] | None) -> tuple[str, ...]:
+        """The ids of the documents a search limited to ``doc_ids`` covers (None: all)."""
+        known = sorted({p.doc_id for p in self.retriever.passages})
+        wanted = set(doc_ids or known)
+        return tuple(i for i in known if i in wanted)
 
     def retrieve(
         self,
@@ -120,10 +130,15 @@ class Assistant:
         doc_ids: Sequence[str] | None = None,
         mode: Mode = "hybrid",
     ) -> Answer:
-        """Answer a question (or a follow-up, given the chat history) with citations."""
-        return self.chain.invoke(
+        """Answer a question (or a follow-up, given the chat history) with citations.
+
+        ``doc_ids`` limits the search to those documents; the Answer's ``searched`` names
+        the documents that were searched.
+        """
+        answer = self.chain.invoke(
             {"question": question, "history": history or [], "doc_ids": doc_ids, "mode": mode}
         )
+        return replace(answer, searched=self.searched(doc_ids))
 
     def ask_stream(
         self,
@@ -138,6 +153,8 @@ class Assistant:
         """
         from assistant.chain import stream
 
-        yield from stream(
-            self, {"question": question, "history": history or [], "doc_ids": doc_ids}
-        )
+        inp = {"question": question, "history": history or [], "doc_ids": doc_ids}
+        for item in stream(self, inp):
+            if isinstance(item, Answer):
+                item = replace(item, searched=self.searched(doc_ids))
+            yield item

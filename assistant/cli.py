@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import shutil
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.render import format_answer
 
 EXAMPLE_QUESTION = "Why did Trotsky write to Krupskaya in May 1927?"
+CHAT_INTRO = (
+    "Ask about the documents; follow-up questions keep the conversation. The arrow keys "
+    "recall earlier questions; an empty line or Ctrl-D ends the chat."
+)
 
 
 def _assistant(args: argparse.Namespace) -> Any:
@@ -24,29 +28,21 @@ def _assistant(args: argparse.Namespace) -> Any:
     return Assistant(Settings(**overrides))
 
 
-def _progress_bar() -> Callable[[int, int, str], None]:
-    from tqdm import tqdm
-
-    bars: dict[str, Any] = {}
-
-    def update(done: int, total: int, what: str) -> None:
-        bar = bars.get(what)
-        if bar is None:
-            for old in bars.values():
-                old.close()
-            bar = bars[what] = tqdm(total=total, desc=what, unit="passage", file=sys.stderr)
-        bar.update(done - bar.n)
-
-    return update
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
-    a = _assistant(args)
-    report = a.ingest(rebuild=args.rebuild, progress=None if args.quiet else _progress_bar())
+    report = _ingest(_assistant(args), args.rebuild, args.quiet)
+    return 1 if report.failed else 0
+
+
+def _ingest(a: Any, rebuild: bool = False, quiet: bool = False) -> Any:
+    """Ingest with one progress bar, then each warning once and the summary."""
+    from assistant.terminal import IngestBar
+
+    with IngestBar(quiet) as bar:
+        report = a.ingest(rebuild=rebuild, progress=bar)
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(report.summary())
-    return 1 if report.failed else 0
+    return report
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
@@ -64,37 +60,35 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.render import format_answer
-
     a = _assistant(args)
     ans = a.ask(args.question, doc_ids=args.doc or None)
     if args.json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(format_answer(ans))
+        print(format_answer(ans, width=_width()))
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from assistant.render import format_answer
+    from assistant.terminal import ChatInput
 
     a = _assistant(args)
     history: list[dict[str, str]] = []
-    print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
-    while True:
-        try:
-            q = input("> ").strip()
-        except EOFError:
-            return 0
-        if not q:
-            return 0
+    print(CHAT_INTRO)
+    for q in ChatInput(a.settings.chat_history_path):
         try:
             ans = a.ask(q, history=history, doc_ids=args.doc or None)
         except AssistantError as exc:
             print(f"error: {exc}")
             continue
-        print(format_answer(ans))
+        print(format_answer(ans, width=_width()) + "\n")
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
+    return 0
+
+
+def _width() -> int:
+    """The terminal's width for wrapped text (100 when it cannot be told), at most 100."""
+    return max(40, min(100, shutil.get_terminal_size((100, 24)).columns - 1))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -107,11 +101,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """What `make run` does before the page exists: ingest, then answer one question."""
     a = _assistant(args)
-    print(a.ingest(progress=_progress_bar()).summary())
-    from assistant.render import format_answer
-
+    _ingest(a)
     print(f"\nQ: {EXAMPLE_QUESTION}\n")
-    print(format_answer(a.ask(EXAMPLE_QUESTION)))
+    print(format_answer(a.ask(EXAMPLE_QUESTION), width=_width()))
     return 0
 
 
@@ -141,28 +133,42 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_retrieve)
 
     s = sub.add_parser("ask", help="answer a question with cited excerpts",
-                       description="Prints the answer and its numbered sources.")  # fmt: skip
+                       description="Prints the answer and its numbered sources: each quote "
+                       "verbatim from its file, with its place (characters start-end).")  # fmt: skip
     s.add_argument("question")
     s.add_argument("--doc", action="append", help="answer only from this document id")
     s.add_argument("--json", action="store_true", help="print the Answer as JSON")
     s.add_argument("--answerer", choices=["default", "llm"], help="override the setting")
     s.set_defaults(func=cmd_ask)
 
-    s = sub.add_parser("chat", help="interactive chat that keeps the conversation's context")
+    _session_commands(sub)
+    _optional_commands(sub)
+    return p
+
+
+def _session_commands(sub: Any) -> None:
+    """chat, ui and run: the commands that keep going (a conversation, a server, a first run)."""
+    s = sub.add_parser("chat", help="interactive chat that keeps the conversation's context",
+                       description="Ask one question after another; a follow-up ('Did she "
+                       "answer him?') is read with the questions before it. Line editing and "
+                       "history as in a shell (arrow keys, Ctrl-R); the history is kept in "
+                       "the setting chat_history_path. An empty line or Ctrl-D ends it.")  # fmt: skip
     s.add_argument("--doc", action="append", help="answer only from this document id")
     s.add_argument("--answerer", choices=["default", "llm"], help="override the setting")
     s.set_defaults(func=cmd_chat)
 
-    s = sub.add_parser("ui", help="serve the chat page (127.0.0.1:7860 by default)")
+    s = sub.add_parser("ui", help="serve the chat page (127.0.0.1:7860 by default)",
+                       description="Bring the store in line with corpus/ (embedding what is "
+                       "new), then serve the web page: the chat beside its Sources, a document "
+                       "filter, feedback per answer, and the JSON endpoint /answer.")  # fmt: skip
     s.add_argument("--host", default=None, help="address to bind (setting ui_host)")
     s.add_argument("--port", type=int, default=None, help="port (setting ui_port)")
     s.set_defaults(func=cmd_ui)
 
-    s = sub.add_parser("run", help="ingest, then answer a sample question")
+    s = sub.add_parser("run", help="ingest, then answer a sample question",
+                       description="What a first run needs: build or update the store from "
+                       f"corpus/, then answer “{EXAMPLE_QUESTION}” to show it works.")  # fmt: skip
     s.set_defaults(func=cmd_run)
-
-    _optional_commands(sub)
-    return p
 
 
 def _optional_commands(sub: Any) -> None:
@@ -184,11 +190,10 @@ def _optional_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from assistant.terminal import log_to_terminal
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    log_to_terminal(args.verbose)
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:

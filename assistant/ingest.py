@@ -14,6 +14,8 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,28 @@ from assistant.errors import AssistantError, IngestError, StoreLockedError
 from assistant.passages import CHUNKER_VERSION, Chunker
 from assistant.settings import Settings
 from assistant.store import PassageStore
-from assistant.types import IngestReport
+from assistant.types import IngestReport, Passage
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (done, total, what) -> None
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where an ingest stands: sent before the first batch is embedded and after every batch."""
+
+    file: str  # the file being embedded
+    file_number: int  # 1-based among the files this run embeds
+    files: int  # files this run embeds
+    done: int  # passages embedded and written so far in this run
+    total: int  # passages this run embeds, all files together
+
+
+Progress = Callable[[IngestProgress], None]
+
+
+def _tell(progress: Progress | None, at: IngestProgress, written: int) -> None:
+    if progress:
+        progress(replace(at, done=at.done + written))
 
 
 @contextmanager
@@ -123,7 +142,7 @@ class Ingester:
             if f.name not in manifest
         ]
         for w in warnings:
-            log.warning(w)
+            log.info(w)  # the report carries it; whoever shows the report shows it once
         current = {relative_source(f): f for f in files}
         todo = []
         for source, path in current.items():
@@ -137,16 +156,24 @@ class Ingester:
             docs.pop(source)
             counts["removed"] += 1
             self._save(docs)
-        for i, (source, path, sha) in enumerate(todo):
+        chunked = []
+        for source, path, sha in todo:  # cut every file first: the progress knows the total
             try:
-                n = self._ingest_file(path, manifest.get(path.name), progress, i, len(todo))
+                chunked.append((source, sha, path.name, self._passages(path, manifest)))
             except IngestError as exc:
-                log.error("%s", exc)
+                log.info("%s", exc)  # reported as failed
                 failed.append(str(exc))
-                continue
+        total = sum(len(ps) for *_, ps in chunked)
+        if chunked:
+            _ = self.embedder.model  # loaded before the progress starts: its rate is embedding's
+        done = 0
+        for i, (source, sha, name, passages) in enumerate(chunked, start=1):
+            at = IngestProgress(name, i, len(chunked), done, total)
+            self._write(source, passages, partial(_tell, progress, at))
+            done += len(passages)
             counts["updated" if source in docs else "added"] += 1
-            counts["embedded"] += n
-            docs[source] = {"sha": sha, "n": n}
+            counts["embedded"] += len(passages)
+            docs[source] = {"sha": sha, "n": len(passages)}
             self._save(docs)
         self._sweep_orphans(docs)
         return {**counts, "failed": tuple(failed), "warnings": tuple(warnings)}
@@ -166,7 +193,7 @@ class Ingester:
                     f"{f.name}: its document id '{doc_id}' is already that of "
                     f"{owner[doc_id].name}; give it its own id in {self.settings.manifest_name}."
                 )
-                log.error("%s", clashes[-1])
+                log.info("%s", clashes[-1])  # reported as failed
                 continue
             owner[doc_id] = f
             kept.append(f)
@@ -175,26 +202,18 @@ class Ingester:
     def _save(self, docs: dict[str, dict[str, Any]]) -> None:
         self.store.set_state(self.embedder.model_id, CHUNKER_VERSION, docs)
 
-    def _ingest_file(
-        self,
-        path: Path,
-        entry: dict[str, Any] | None,
-        progress: Progress | None,
-        i: int,
-        total: int,
-    ) -> int:
-        src = load_source(path, entry)
-        passages = self.chunker.passages(src)
-        self.store.delete_source(src.info.source)
+    def _passages(self, path: Path, manifest: dict[str, dict[str, Any]]) -> list[Passage]:
+        return self.chunker.passages(load_source(path, manifest.get(path.name)))
+
+    def _write(self, source: str, passages: list[Passage], written: Callable[[int], None]) -> None:
+        """Replace a source's passages in the store, batch by batch, telling how many are in."""
+        self.store.delete_source(source)
         batch = self.settings.write_batch_size
+        written(0)
         for b in range(0, len(passages), batch):
             part = passages[b : b + batch]
             self.store.add(part, self.embedder.embed_passages(part))
-            if progress:
-                progress(
-                    min(b + batch, len(passages)), len(passages), f"{path.name} ({i + 1}/{total})"
-                )
-        return len(passages)
+            written(b + len(part))
 
     def _sweep_orphans(self, docs: dict[str, dict[str, Any]]) -> None:
         """Remove passages of sources the store no longer records (an interrupted run's)."""

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     feedback_path: Path = Field(
         PROJECT_ROOT / "feedback" / "feedback.jsonl", description="JSONL file of user feedback."
     )
+    chat_history_path: Path = Field(
+        PROJECT_ROOT / ".cache" / "chat_history",
+        description="Questions typed in `assistant chat`, recalled with the arrow keys.",
+    )
 
     @property
     def manifest_path(self) -> Path:

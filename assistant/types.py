@@ -27,6 +27,18 @@ class DocumentInfo:
 
 
 @dataclass(frozen=True)
+class DocumentSummary:
+    """A document as the store holds it: what a page lists and a filter chooses from."""
+
+    id: str
+    title: str
+    author: str
+    date: str
+    kind: str
+    passages: int  # how many passages of it the store holds
+
+
+@dataclass(frozen=True)
 class Passage:
     """A citable stretch of a source file: ``text == source_text[start:end]``, always.
 
@@ -104,6 +116,7 @@ class Answer:
     standalone_question: str = ""
     answerer: str = "default"
     notes: list[str] = field(default_factory=list)  # visible remarks: trimming, fallback, ...
+    searched: tuple[str, ...] = ()  # ids of the documents searched (set by Assistant.ask)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +128,7 @@ class Answer:
             "standalone_question": self.standalone_question,
             "answerer": self.answerer,
             "notes": list(self.notes),
+            "searched": list(self.searched),
         }
 
 

@@ -22,6 +22,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(tmp_path / "vectorstore"))
     monkeypatch.setenv("ASSISTANT_FEEDBACK_PATH", str(tmp_path / "feedback.jsonl"))
     monkeypatch.setenv("ASSISTANT_INDEX_CACHE_DIR", str(tmp_path / "index-cache"))
+    monkeypatch.setenv("ASSISTANT_CHAT_HISTORY_PATH", str(tmp_path / "chat_history"))
     for name in (
         "ASSISTANT_CHROMA_HOST",
         "ASSISTANT_CHROMA_PORT",

@@ -36,6 +36,11 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def source(tmp_path: Path) -> str:
+    return write_letter(tmp_path)
+
+
+def write_letter(tmp_path: Path) -> str:
+    """The one-file corpus of these tests; returns the file's path."""
     corpus = tmp_path / "corpus"
     corpus.mkdir(exist_ok=True)
     path = corpus / "letter.txt"
@@ -110,6 +115,11 @@ def question(qid: str, **changes: Any) -> Question:
 
 @pytest.fixture
 def fake(source: str) -> FakeAssistant:
+    return make_fake(source)
+
+
+def make_fake(source: str) -> FakeAssistant:
+    """Rankings that put the evidence second (hybrid); a abstains never, b and u always."""
     noise = passage(source, "Preface about the archive and its typescripts.")
     hit = passage(source, TEXT.split("\n\n")[1])
     other = passage(source, "Greetings to Krupskaya and to all friends of the Opposition.")
@@ -236,11 +246,12 @@ def test_report_files(fake: FakeAssistant, tmp_path: Path, source: str) -> None:
     assert data["line_errors"] == ["q.jsonl:9: not valid JSON"]
     assert data["summary"]["overall"]["retrieval"]["dense"]["hit@1"] == 1.0
     page = paths[2].read_text(encoding="utf-8")
-    assert "<script>" not in page
+    assert "<script>alert(1)" not in page  # the page's own filter script is its only one
+    assert page.count("<script>") == 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt;?" in page
     assert "data:image/png;base64," in page
     md = paths[1].read_text(encoding="utf-8")
-    assert "| retrieval hit@4 | 1.00 | 1.00 |" in md
+    assert "| retrieval hit@4 | 1.00 (0.34–1.00) | 1.00 (0.34–1.00) |" in md  # n=2: wide
     assert "## Retrieval modes compared" in md
     assert paths[3].read_bytes().startswith(b"\x89PNG")
 

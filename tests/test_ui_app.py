@@ -7,6 +7,7 @@ backend covers the error, streaming and security paths without a model.
 from __future__ import annotations
 
 import html
+import json
 import re
 import socket
 import urllib.error
@@ -19,7 +20,7 @@ from typing import Any
 import gradio as gr
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AuthenticationError
+from gradio_client.exceptions import AppError, AuthenticationError
 
 from assistant import (
     Answer,
@@ -27,6 +28,7 @@ from assistant import (
     AssistantError,
     BackendUnavailableError,
     Citation,
+    DocumentSummary,
     Settings,
 )
 from tests.conftest import SMALL_DOCS, small_corpus
@@ -63,11 +65,7 @@ class Recording:
     def settings(self) -> Settings:
         return self.inner.settings
 
-    @property
-    def store(self) -> Any:
-        return self.inner.store
-
-    def documents(self) -> list[dict[str, str]]:
+    def documents(self) -> list[DocumentSummary]:
         return self.inner.documents()
 
     def ask(self, question: str, history: Any = None, doc_ids: Any = None) -> Answer:
@@ -182,34 +180,78 @@ def test_feedback_is_appended_and_clear_starts_afresh(
     live: tuple[str, Recording], tiny_settings: Settings
 ) -> None:
     c = client(live[0])
-    notice, _ = c.predict("nothing to rate", api_name="/feedback_up")
+    notice = c.predict("up", "nothing to rate", 0, api_name="/feedback")
     assert "Ask a question first" in notice
     ask(c, KRUPSKAYA)
+    ask(c, FOLLOW_UP)
     before = len(read_jsonl(tiny_settings.feedback_path))
-    notice, comment = c.predict("Too short.", api_name="/feedback_down")
-    assert "saved" in notice and comment == ""
+    assert "no answer 3" in c.predict("down", "", 3, api_name="/feedback")
+    assert "'up' or 'down'" in html.unescape(c.predict("meh", "", 1, api_name="/feedback"))
+    notice = c.predict("down", "Too short.", 1, api_name="/feedback")
+    assert "answer 1 marked “not helpful”, saved" in notice
     rec = read_jsonl(tiny_settings.feedback_path)[before]
     assert rec["verdict"] == "down" and rec["comment"] == "Too short."
     assert rec["question"] == KRUPSKAYA and rec["citations"] and rec["answer"]
+    assert len(read_jsonl(tiny_settings.feedback_path)) == before + 1
     c.predict(api_name="/clear")
     chat, *_ = ask(c, FOLLOW_UP)
     assert len(chat) == 2 and live[1].calls[-1]["history"] == []
 
 
+def test_the_answer_endpoint_returns_the_answer_as_json(live: tuple[str, Recording]) -> None:
+    url, backend = live
+    c = client(url)
+    first = c.predict(KRUPSKAYA, None, None, api_name="/answer")
+    assert first == json.loads(json.dumps(backend.calls[-1]["answer"].to_dict()))
+    assert first["citations"] and first["text"] and not first["abstained"]
+    assert sorted(first["searched"]) == sorted(d.id for d in backend.documents())
+    for cited in first["citations"]:  # verbatim, at its offsets
+        source = (
+            Path(cited["source"]) if Path(cited["source"]).is_absolute() else ROOT / cited["source"]
+        )
+        assert source.read_text(encoding="utf-8")[cited["start"] : cited["end"]] == cited["quote"]
+    history = [{"role": "user", "content": KRUPSKAYA},
+               {"role": "assistant", "content": first["text"]}]  # fmt: skip
+    follow = c.predict(FOLLOW_UP, history, ["mcneal-krupskaya"], api_name="/answer")
+    assert backend.calls[-1]["history"] == history
+    assert backend.calls[-1]["doc_ids"] == ["mcneal-krupskaya"]
+    assert follow["searched"] == ["mcneal-krupskaya"]
+    assert "Krupskaya" in follow["standalone_question"]
+    with pytest.raises(AppError, match="question is empty"):
+        c.predict("   ", None, None, api_name="/answer")
+
+
+def test_the_readme_example_runs(live: tuple[str, Recording]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (example,) = [b for b in blocks if 'api_name="/answer"' in b]
+    scope: dict[str, Any] = {}
+    exec(example.replace("http://127.0.0.1:7860/", live[0]), scope)
+    assert scope["first"]["citations"] and scope["again"]["searched"] == ["mcneal-krupskaya"]
+    assert live[1].calls[-1]["history"] == scope["history"]
+
+
+def test_the_endpoints_have_names_a_client_can_read(live: tuple[str, Recording]) -> None:
+    api = client(live[0]).view_api(print_info=False, return_format="dict")
+    named = api["named_endpoints"]
+    assert {"/ask", "/answer", "/feedback", "/clear"} <= set(named)
+    assert [p["parameter_name"] for p in named["/ask"]["parameters"]] == ["question", "documents"]
+    assert [r["label"] for r in named["/ask"]["returns"]] == ["chat", "sources", "notice",
+                                                            "question"]  # fmt: skip
+    assert [p["parameter_name"] for p in named["/answer"]["parameters"]] == [
+        "question", "history", "documents"
+    ]  # fmt: skip
+    assert not any(n.startswith("/feedback_") for n in named)
+
+
 # -- a fake backend: no model, deterministic ---------------------------------------------------
-class FakeStore:
-    def count(self) -> int:
-        return 1
-
-
 @dataclass
 class Fake:
     settings: Settings
     fail: Exception | None = None
-    store: FakeStore = field(default_factory=FakeStore)
 
-    def documents(self) -> list[dict[str, str]]:
-        return [{"id": "d", "title": "Doc", "author": "A", "date": "1927", "kind": "letter"}]
+    def documents(self) -> list[DocumentSummary]:
+        return [DocumentSummary("d", "Doc", "A", "1927", "letter", 1)]
 
     def ask(self, question: str, history: Any = None, doc_ids: Any = None) -> Answer:
         if self.fail:
@@ -302,11 +344,12 @@ def test_sync_store_builds_a_missing_store_with_progress(
 ) -> None:
     corpus = small_corpus(tmp_path / "corpus", TINY[:1])
     a = Assistant(Settings(corpus_dir=corpus, vectorstore_dir=tmp_path / "vs"))
-    note = sync_store(a)
+    assert sync_store(a) == ""  # nothing to warn the page's reader about
     out = capsys.readouterr().out
-    assert "embedding sedova_letter_to_friends_1944-11-06.txt" in out
-    assert a.store.count() > 0 and "1 added" in note
-    assert "1 unchanged" in sync_store(a)  # an up-to-date store is left as it is
+    assert "embedding sedova_letter_to_friends_1944-11-06.txt (file 1/1)" in out
+    assert a.documents() and "1 added" in out
+    sync_store(a)
+    assert "1 unchanged" in capsys.readouterr().out  # an up-to-date store is left as it is
 
 
 def test_launch_with_an_empty_corpus_exits_with_a_message(

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from assistant import Answer, Citation, Passage
+from assistant import Answer, Citation, DocumentSummary, Passage
 from ui.render import (
     EMPTY_PANEL,
     Turn,
@@ -15,6 +15,7 @@ from ui.render import (
     answerer_line,
     citation_excerpt,
     citation_html,
+    copy_text,
     highlighted,
     notice_html,
     see_also_html,
@@ -65,27 +66,52 @@ def no_tags_from(text: str, rendered: str) -> None:
     assert "onerror=" not in rendered.replace("onerror=&quot;", "")
 
 
-def test_text_is_escaped_then_sup_and_italics_rendered() -> None:
-    out = text_html("a <b>bold</b> & <sup>12</sup> *Pravda* 2*3*4 **")
+def test_text_is_escaped_then_its_markup_rendered() -> None:
+    out = text_html("a <b>bold</b> & <sup>12</sup> *Pravda* 2*3*4 - [45.](#) [26]")
     assert "&lt;b&gt;bold&lt;/b&gt;" in out
     assert "&amp;" in out
-    assert "<sup>12</sup>" in out
+    assert "<sup>12</sup>" in out and "<sup>26</sup>" in out  # note markers as superscripts
     assert "<em>Pravda</em>" in out
-    assert out.endswith("**")
+    assert "2*3*4" in out
+    assert "[45.](#)" not in out and "45." in out
 
 
 def test_sup_with_markup_inside_stays_escaped() -> None:
     out = text_html("<sup><script>x</script></sup> <sup onclick=x>1</sup>")
-    assert "<script" not in out and "<sup" not in out
+    assert "<script" not in out and "<sup onclick" not in out
+
+
+def test_answer_markers_are_not_taken_for_note_markers() -> None:
+    out = answer_html(answer("Claim. [1] Aside [26]."), 1)
+    assert '<a class="cite" href="#src-1-1">[1]</a>' in out and "[26]" in out
+    assert "<sup>" not in out
+
+
+def visible_marked(out: str) -> str:
+    """The text inside every <mark>, tags removed, joined."""
+    runs = re.findall(r"<mark>(.*?)</mark>", out, re.S)
+    return "".join(html.unescape(re.sub(r"<[^>]+>", "", r)) for r in runs)
 
 
 def test_highlight_marks_exactly_the_quote_inside_its_passage() -> None:
     c = citation()
     out = citation_excerpt(c)
-    marked = re.findall(r"<mark>(.*?)</mark>", out, re.S)
-    assert marked == [html.escape(c.quote)]
+    assert visible_marked(out) == c.quote
     assert out.startswith("Before the quote. ")
     assert "<sup>3</sup>" in out and "<em>Pravda</em>" in out
+
+
+def test_a_quote_through_markup_is_marked_at_its_offsets_and_shown_clean() -> None:
+    passage = "He read *Pravda* on<sup>4</sup> Monday. Then he wrote."
+    quote = "read *Pravda* on<sup>4</sup> Mon"  # from inside one word to inside another
+    start = passage.index(quote)
+    c = citation(quote=quote, passage_text=passage, start=100 + start,
+                 end=100 + start + len(quote))  # fmt: skip
+    out = citation_excerpt(c)
+    assert visible_marked(out) == "read Pravda on4 Mon"
+    assert "<mark><em>Pravda</em></mark>" in out and "<mark><sup>4</sup></mark>" in out
+    assert "*" not in out and "&lt;sup" not in out
+    assert re.sub(r"<[^>]+>", "", out) == "He read Pravda on4 Monday. Then he wrote."
 
 
 def test_highlight_falls_back_to_the_quote_when_offsets_disagree() -> None:
@@ -170,12 +196,42 @@ def test_answer_notes_are_shown() -> None:
 
 
 @pytest.mark.parametrize(
-    ("answerer", "expected"), [("default", "excerpt-based"), ("llm", "llama3.1")]
+    ("answerer", "expected"), [("default", "no language model"), ("llm", "llama3.1")]
 )
 def test_answerer_line_names_the_active_answerer(answerer: str, expected: str) -> None:
     assert expected in answerer_line(answerer, "ollama", "llama3.1")
 
 
-def test_status_line_for_an_empty_store_says_what_to_do() -> None:
+def test_status_line_says_what_is_loaded_or_what_to_do() -> None:
     assert "assistant ingest" in status_html(0, 0, "x")
-    assert "3246 passages from 5 documents" in status_html(3246, 5, "x")
+    line = re.sub(r"<[^>]+>", "", status_html(3246, 5, "answers quoted"))
+    assert "Loaded: 5 documents·3,246 passages·answers quoted" in line
+    assert "added" not in line and " s" not in line  # no ingest statistics
+
+
+DOCS = [
+    DocumentSummary("a", "A Letter", "L. Trotsky", "1927", "letter", 10),
+    DocumentSummary("b", "A Book", "V. Rogovin", "2021", "book", 90),
+    DocumentSummary("c", "Another Letter", "N. Sedova", "1944", "letter", 5),
+]
+
+
+def test_each_answer_says_what_it_searched() -> None:
+    everything = answer(searched=("a", "b", "c"))
+    assert "Searched all 3 documents." in answer_html(everything, 1, DOCS)
+    some = answer(searched=("a", "c"))
+    assert "Searched 2 of 3 documents: A Letter; Another Letter." in answer_html(some, 1, DOCS)
+    assert "Searched 2 of 3" in sources_html([Turn(1, "Q?", some)], DOCS)
+    assert "Searched" not in answer_html(answer(), 1, DOCS)  # the backend did not say
+
+
+def test_copy_text_numbers_the_sources_after_the_answer() -> None:
+    turn = Turn(2, "Why <did> he?", answer(searched=("a",)))
+    text = copy_text(turn, DOCS)
+    assert text.startswith("Q: Why <did> he?\n\nClaim one. [1] Claim two. [2]\n\nSources:\n[1] ")
+    assert "“The quoted sentence is here.”" in text and "corpus/doc.txt, characters" in text
+    assert text.endswith("Searched 1 of 3 documents: A Letter.")
+    panel = sources_html([turn], DOCS)
+    assert 'data-copy="copy-2"' in panel and 'id="copy-2"' in panel
+    area = re.search(r'<textarea[^>]*id="copy-2"[^>]*>(.*?)</textarea>', panel, re.S)
+    assert area and html.unescape(area.group(1)) == text  # escaped inside, exact once read

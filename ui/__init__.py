@@ -1,6 +1,8 @@
 """The web page: a chat beside a Sources panel (Gradio). Only this package imports gradio.
 
-app.py       build_app(assistant) -> gr.Blocks; launch() syncs the store, then serves
-render.py    Answer -> HTML (pure functions; every corpus character is escaped)
+app.py       build_app(assistant) -> gr.Blocks (layout, events, /answer); launch() syncs, serves
+page.py      ChatPage: what happens on ask, clear, a thumb, /feedback and /answer
+render.py    Answer -> HTML (pure functions; every corpus character is escaped, markup rendered)
+theme.py     the theme, CSS and the page's one script (citation jumps, copy, phone layout)
 feedback.py  thumbs up/down appended to a JSONL file under a file lock
 """

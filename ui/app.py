@@ -1,52 +1,43 @@
-"""The chat page: questions on the left, the Sources of every answer on the right.
+"""The chat page: the chat and its tools on the left, the Sources of every answer on the right.
 
 ``launch()`` is what ``assistant ui`` runs: it brings the store in line with the corpus
 (printing progress when it has to embed), then serves ``build_app(assistant)`` on
 ``settings.ui_host:ui_port``. The page calls only the public API of :mod:`assistant`.
 Each browser session keeps its own chat in a ``gr.State``; the queue bounds the work done at
 once (``ui_concurrency``) and the questions waiting (``ui_queue_size``).
+
+Endpoints (``gradio_client``): ``/ask`` is the chat (question, documents -> chat, sources,
+notice, question box), ``/answer`` the Answer as JSON, ``/feedback`` a verdict on an answer of
+the session, ``/clear`` a fresh chat.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-from collections.abc import Generator, Sequence
-from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import gradio as gr
 
 from assistant import (
-    Answer,
     Assistant,
     AssistantError,
+    DocumentSummary,
     EmptyStoreError,
+    IngestProgress,
     Settings,
     StoreLockedError,
 )
-from ui.feedback import Verdict, append_jsonl, feedback_record
-from ui.render import (
-    CSS,
-    EMPTY_PANEL,
-    HEAD,
-    Turn,
-    answer_html,
-    answerer_line,
-    esc,
-    notice_html,
-    sources_html,
-    status_html,
-)
+from ui.page import Backend, ChatPage
+from ui.render import EMPTY_PANEL, esc
+from ui.theme import CSS, HEAD, make_theme
 
-log = logging.getLogger(__name__)
-
-TITLE = "Trotsky and the Left Opposition, 1923–1927: ask the documents"
+TITLE = "Trotsky and the Left Opposition, 1923–1927"
 INTRO = (
-    "Answers come only from the documents in the store, and every claim carries a number "
-    "that opens the excerpt it rests on in the Sources panel. When the documents do not "
-    "answer, the page says so and offers the closest passages instead."
+    "Ask the documents. Answers come only from them, and every claim carries a number that "
+    "opens its excerpt in the Sources. When the documents do not answer, the page says so."
 )
+# After an answer the Sources column shows its top, where the new answer's sources are.
+SOURCES_TO_TOP = "() => { const s = document.getElementById('sources'); if (s) s.scrollTop = 0; }"
 EXAMPLE_QUESTIONS = [
     "Why did Trotsky write to Krupskaya in May 1927?",
     "What did Trotsky say about the secretarial apparatus in his letter of 8 October 1923?",
@@ -55,175 +46,6 @@ EXAMPLE_QUESTIONS = [
     "In the 1921 purge, what share of those expelled were thrown out for careerism?",
     "What is the French proverb behind Trotsky's line about slander?",
 ]
-PENDING = '<span class="pending">Searching the documents…</span>'
-EMPTY_QUESTION = "The question is empty; type a question about the documents."
-NO_DOCUMENTS = "No document is chosen; tick at least one under “Documents to search”."
-UNEXPECTED = "Something went wrong while answering ({kind}); the server log has the details."
-
-Messages = list[dict[str, str]]
-Outputs = tuple[Any, ...]  # chat, sources, notice, question box, turns
-
-
-class Backend(Protocol):
-    """What the page uses of :class:`assistant.Assistant` (tests pass fakes)."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def store(self) -> Any: ...  # only .count()
-
-    def documents(self) -> list[dict[str, str]]: ...
-
-    def ask(
-        self, question: str, history: Messages | None = None, doc_ids: Sequence[str] | None = None
-    ) -> Answer: ...
-
-
-class ChatPage:
-    """The event handlers of one page; state lives in the sessions, not here."""
-
-    def __init__(self, assistant: Backend) -> None:
-        self.assistant = assistant
-        self.settings = assistant.settings
-        self.docs = _documents(assistant)
-
-    def respond(
-        self, question: str, turns: list[Turn], chosen: list[str] | None
-    ) -> Generator[Outputs, None, None]:
-        """Answer ``question`` after this session's ``turns``; streams when the answerer can."""
-        turns = list(turns or [])
-        doc_ids, problem = self._doc_ids(chosen)
-        if not (question or "").strip():
-            problem = EMPTY_QUESTION
-        if problem:
-            yield _chat(turns), gr.skip(), notice_html(problem), question, turns
-            return
-        pending = [*_chat(turns), _user(question), {"role": "assistant", "content": PENDING}]
-        yield pending, gr.skip(), "", question, turns
-        history = _history(turns)
-        try:
-            answer = yield from self._answer(question, history, doc_ids, pending)
-        except AssistantError as exc:
-            yield _chat(turns), gr.skip(), notice_html(_sentence(exc)), question, turns
-            return
-        except Exception as exc:  # the page must say so, not hang on "Searching…"
-            log.exception("answering %r failed", question)
-            message = UNEXPECTED.format(kind=type(exc).__name__)
-            yield _chat(turns), gr.skip(), notice_html(message), question, turns
-            return
-        turns.append(Turn(len(turns) + 1, question.strip(), answer, history))
-        yield _chat(turns), sources_html(turns), "", "", turns
-
-    def _answer(
-        self, question: str, history: Messages, doc_ids: list[str] | None, pending: Messages
-    ) -> Generator[Outputs, None, Answer]:
-        """The Answer; on the way, the growing text when the LLM answerer streams.
-
-        A streaming backend is ``assistant.ask_stream(question, history, doc_ids)`` yielding
-        text pieces and, last, the checked ``Answer`` (which replaces the streamed text).
-        """
-        stream = getattr(self.assistant, "ask_stream", None)
-        if self.settings.answerer != "llm" or not callable(stream):
-            return self.assistant.ask(question, history=history, doc_ids=doc_ids)
-        text = ""
-        for item in stream(question, history=history, doc_ids=doc_ids):
-            if isinstance(item, Answer):
-                return item
-            text += str(item)
-            shown = [*pending[:-1], {"role": "assistant", "content": esc(text) + " ▌"}]
-            yield shown, gr.skip(), "", question, gr.skip()
-        raise AssistantError("the answer stream ended without an answer; ask again.")
-
-    def _doc_ids(self, chosen: list[str] | None) -> tuple[list[str] | None, str]:
-        """The ids to search (None: all of them) or the reason there are none."""
-        all_ids = [d["id"] for d in self.docs]
-        if chosen is None or not all_ids or set(all_ids) <= set(chosen):
-            return None, ""
-        picked = [i for i in chosen if i in all_ids]
-        return (picked, "") if picked else (None, NO_DOCUMENTS)
-
-    def clear(self) -> Outputs:
-        """A fresh chat for this session."""
-        return [], EMPTY_PANEL, "", "", []
-
-    def rate(self, verdict: Verdict, comment: str, turns: list[Turn]) -> tuple[str, str]:
-        """Store a verdict on the latest answer; returns the notice and the cleared comment."""
-        if not turns:
-            return notice_html("Ask a question first: feedback is about an answer."), comment
-        return self._save(verdict, comment, turns[-1]), ""
-
-    def like(self, data: gr.LikeData, comment: str, turns: list[Turn]) -> tuple[str, str]:
-        """Store the thumb clicked under an answer in the chat."""
-        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-        turn_no = int(index) // 2  # each turn is a question then its answer
-        if not turns or not 0 <= turn_no < len(turns) or data.liked not in (True, False):
-            return notice_html("That message has no answer to rate."), comment
-        return self._save("up" if data.liked else "down", comment, turns[turn_no]), ""
-
-    def _save(self, verdict: Verdict, comment: str, turn: Turn) -> str:
-        record = feedback_record(verdict, turn.question, turn.history, turn.answer, comment or "")
-        try:
-            append_jsonl(self.settings.feedback_path, record)
-        except Exception as exc:  # a full disk or a held lock must not break the chat
-            log.exception("feedback not saved")
-            return notice_html(f"Feedback could not be saved ({type(exc).__name__}); try again.")
-        word = "helpful" if verdict == "up" else "not helpful"
-        return notice_html(f"Thank you: answer {turn.n} marked “{word}”, saved.", kind="ok")
-
-    def status(self, note: str = "") -> str:
-        s = self.settings
-        return status_html(
-            _passage_count(self.assistant),
-            len(self.docs),
-            answerer_line(s.answerer, s.llm_provider, s.llm_model),
-            note,
-        )
-
-
-def _documents(assistant: Backend) -> list[dict[str, str]]:
-    try:
-        return assistant.documents()
-    except AssistantError:
-        return []  # an empty store: the status line says what to do
-
-
-def _passage_count(assistant: Backend) -> int:
-    try:
-        return int(assistant.store.count())
-    except AssistantError:
-        return 0
-
-
-def _user(question: str) -> dict[str, str]:
-    return {"role": "user", "content": esc(question.strip())}
-
-
-def _chat(turns: Sequence[Turn]) -> Messages:
-    """The chat messages of a session, rebuilt from its turns."""
-    out: Messages = []
-    for t in turns:
-        out += [_user(t.question), {"role": "assistant", "content": answer_html(t.answer, t.n)}]
-    return out
-
-
-def _history(turns: Sequence[Turn]) -> Messages:
-    """The plain-text history the API expects (no HTML)."""
-    out: Messages = []
-    for t in turns:
-        out += [{"role": "user", "content": t.question},
-                {"role": "assistant", "content": t.answer.text}]  # fmt: skip
-    return out
-
-
-def _sentence(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text[0].upper() + text[1:]
-
-
-def _doc_label(d: dict[str, str]) -> str:
-    who = ", ".join(x for x in (d.get("author", ""), d.get("date", "")) if x)
-    return f"{d['title']} ({who})" if who else d["title"]
 
 
 def build_app(assistant: Backend, note: str = "") -> gr.Blocks:
@@ -231,29 +53,26 @@ def build_app(assistant: Backend, note: str = "") -> gr.Blocks:
 
     Args:
         assistant: the public API object, or anything shaped like it (:class:`Backend`).
-        note: shown under the status line, e.g. what the launch's store check did.
+        note: a warning shown under the status line (e.g. another ingest held the store).
     """
     page = ChatPage(assistant)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=f"{TITLE}: ask the documents", analytics_enabled=False) as demo:
         turns = gr.State([])
-        gr.HTML(f'<div class="intro"><h1>{esc(TITLE)}</h1><p>{esc(INTRO)}</p></div>')
+        gr.HTML(f'<header id="masthead"><h1>{esc(TITLE)}</h1><p>{esc(INTRO)}</p></header>')
         gr.HTML(page.status(note), elem_id="status")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=380):
-                chat, notice, question, ask, comment, up, down, clear, chosen = _chat_column(page)
-            with gr.Column(scale=6, min_width=380):
-                gr.HTML('<h2 class="panel-title">Sources</h2>')
-                sources = gr.HTML(EMPTY_PANEL, elem_id="sources", js_on_load=None)
-        outs = [chat, sources, notice, question, turns]
-        gr.on([ask.click, question.submit], page.respond, [question, turns, chosen], outs,
-              api_name="ask")  # fmt: skip
-        clear_outs = [chat, sources, notice, comment, turns]
-        clear.click(page.clear, None, clear_outs, api_name="clear")
-        chat.clear(page.clear, None, clear_outs, api_name=False)  # the chat's own trash icon
-        fb_outs = [notice, comment]
-        up.click(partial(page.rate, "up"), [comment, turns], fb_outs, api_name="feedback_up")
-        down.click(partial(page.rate, "down"), [comment, turns], fb_outs, api_name="feedback_down")
-        chat.like(page.like, [comment, turns], fb_outs, api_name=False)
+        with gr.Row(elem_id="layout"):
+            with gr.Column(elem_id="col-chat"):
+                chat, notice, question, ask = _chat_column(page)
+            with gr.Column(elem_id="col-sources"):
+                gr.HTML(
+                    '<h2 class="panel-title">Sources <a class="back-to-chat" href="#col-chat" '
+                    'data-jump="col-chat">↑ back to the chat</a></h2>'
+                )
+                sources = gr.HTML(EMPTY_PANEL, elem_id="sources", label="sources", js_on_load=None)
+            with gr.Column(elem_id="col-tools"):
+                documents, clear = _tools_column(page, question)
+        _wire(page, turns, chat, notice, question, ask, sources, documents, clear)
+        gr.api(page.answer_json, api_name="answer")
     demo.queue(
         default_concurrency_limit=assistant.settings.ui_concurrency,
         max_size=assistant.settings.ui_queue_size,
@@ -262,40 +81,73 @@ def build_app(assistant: Backend, note: str = "") -> gr.Blocks:
 
 
 def _chat_column(page: ChatPage) -> tuple[Any, ...]:
-    """The chat, the question box, examples, the document filter and the feedback row."""
+    """The chat (a thumb under each answer), the notice line and the question box."""
     chat = gr.Chatbot(
-        label="Chat", elem_id="chat", height=520, buttons=["copy"],
+        label="chat", show_label=False, elem_id="chat", height=None, buttons=[],
+        feedback_options=["Like", "Dislike"], layout="panel",
         placeholder="Ask a question about the documents; the answer cites its excerpts.",
     )  # fmt: skip
-    notice = gr.HTML("", elem_id="notice")
+    notice = gr.HTML("", elem_id="notice", label="notice")
     with gr.Row(equal_height=True):
         question = gr.Textbox(
-            show_label=False, placeholder="Ask about the documents…", elem_id="question",
-            scale=6, lines=1, max_lines=4, max_length=page.settings.max_question_chars,
+            label="question", show_label=False, placeholder="Ask about the documents…",
+            elem_id="question", scale=6, lines=1, max_lines=4,
+            max_length=page.settings.max_question_chars,
         )  # fmt: skip
         ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+    return chat, notice, question, ask
+
+
+def _tools_column(page: ChatPage, question: gr.Textbox) -> tuple[Any, ...]:
+    """The document filter (with all / none), example questions and "Clear chat"."""
+    ids = [d.id for d in page.docs]
+    documents = gr.CheckboxGroup(
+        choices=[(doc_label(d), d.id) for d in page.docs], value=ids,
+        label="Documents to search", elem_id="docs",
+    )  # fmt: skip
+    with gr.Row(elem_id="doc-tools"):
+        every = gr.Button("All", size="sm", elem_id="docs-all")
+        none = gr.Button("None", size="sm", elem_id="docs-none")
+        clear = gr.Button("Clear chat", size="sm", elem_id="clear")
+    every.click(lambda: ids, None, documents, api_visibility="private", queue=False)
+    none.click(lambda: [], None, documents, api_visibility="private", queue=False)
     gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions")
-    with gr.Accordion("Documents to search (all, unless you untick some)", open=False):
-        chosen = gr.CheckboxGroup(
-            choices=[(_doc_label(d), d["id"]) for d in page.docs],
-            value=[d["id"] for d in page.docs], show_label=False, elem_id="docs",
-        )  # fmt: skip
-    with gr.Group(elem_id="feedback"):
-        comment = gr.Textbox(
-            label="Feedback on the latest answer", max_lines=3, elem_id="comment",
-            placeholder="Comment (optional), then choose Helpful or Not helpful",
-        )  # fmt: skip
-        with gr.Row(equal_height=True):
-            up = gr.Button("▲ Helpful", size="sm", elem_id="thumb-up")
-            down = gr.Button("▼ Not helpful", size="sm", elem_id="thumb-down")
-            clear = gr.Button("Clear chat", size="sm", elem_id="clear")
-    return chat, notice, question, ask, comment, up, down, clear, chosen
+    return documents, clear
 
 
-THEME = gr.themes.Default(
-    font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
-    font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
-)
+def _wire(
+    page: ChatPage,
+    turns: gr.State,
+    chat: gr.Chatbot,
+    notice: gr.HTML,
+    question: gr.Textbox,
+    ask: gr.Button,
+    sources: gr.HTML,
+    documents: gr.CheckboxGroup,
+    clear: gr.Button,
+) -> None:
+    """The events: ask, clear, a thumb under an answer, and /feedback for programs."""
+    outs = [chat, sources, notice, question, turns]
+    asked = gr.on([ask.click, question.submit], page.respond, [question, turns, documents],
+                  outs, api_name="ask")  # fmt: skip
+    asked.then(None, js=SOURCES_TO_TOP, api_visibility="private")
+    clear_outs = [chat, sources, notice, turns]
+    clear.click(page.clear, None, clear_outs, api_name="clear")
+    chat.clear(page.clear, None, clear_outs, api_visibility="private")
+    chat.like(page.like, [turns], [notice, turns], api_visibility="private")
+    with gr.Group(visible=False):  # inputs of /feedback: no control on the page
+        verdict = gr.Textbox(label="verdict")
+        comment = gr.Textbox(label="comment")
+        answer = gr.Number(label="answer", precision=0)
+        rate = gr.Button("rate")
+    rate.click(page.rate, [verdict, comment, answer, turns], [notice, turns],
+               api_name="feedback")  # fmt: skip
+
+
+def doc_label(d: DocumentSummary) -> str:
+    """A document as the filter lists it: title (author, year)."""
+    who = ", ".join(x for x in (d.author, d.date[:4]) if x)
+    return f"{d.title} ({who})" if who else d.title
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -325,7 +177,7 @@ def serve(
         share=settings.ui_share,
         auth=parse_auth(settings.ui_auth),
         prevent_thread_lock=not block,
-        theme=THEME, css=CSS, head=HEAD,
+        theme=make_theme(), css=CSS, head=HEAD,
         footer_links=["api"], enable_monitoring=False, mcp_server=False, ssr_mode=False,
         pwa=False, run_history=False, quiet=not block,
     )  # fmt: skip
@@ -333,27 +185,36 @@ def serve(
 
 
 def sync_store(assistant: Assistant) -> str:
-    """Bring the store in line with the corpus, printing progress; returns what it did.
+    """Bring the store in line with the corpus, printing progress; returns a warning or "".
 
     An unchanged corpus costs a few seconds; a missing or stale store (a new file, a new
     model or chunker) is built here, with a progress line per batch of passages.
     """
     s = assistant.settings
     print(f"Checking the store {s.vectorstore_dir} against {s.corpus_dir} …", flush=True)
-
-    def progress(done: int, total: int, what: str) -> None:
-        print(f"  embedding {what}: {done}/{total} passages", flush=True)
-
     try:
-        report = assistant.ingest(progress=progress)
+        report = assistant.ingest(progress=_print_progress)
     except StoreLockedError as exc:
-        if _passage_count(assistant) == 0:
+        if not _has_passages(assistant):
             raise
         print(f"warning: {exc} Serving the store as it is.", file=sys.stderr)
         return "Another ingest is writing the store; answers use the store as it was."
-    summary = report.summary()
-    print(summary, flush=True)
-    return f"Store check at launch: {summary}"
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(report.summary(), flush=True)
+    return ""
+
+
+def _print_progress(p: IngestProgress) -> None:
+    print(f"  embedding {p.file} (file {p.file_number}/{p.files}): "
+          f"{p.done}/{p.total} passages", flush=True)  # fmt: skip
+
+
+def _has_passages(assistant: Assistant) -> bool:
+    try:
+        return bool(assistant.documents())
+    except AssistantError:
+        return False
 
 
 def launch(host: str | None = None, port: int | None = None) -> None:
@@ -362,7 +223,7 @@ def launch(host: str | None = None, port: int | None = None) -> None:
     assistant = Assistant(settings)
     try:
         note = sync_store(assistant)
-        if _passage_count(assistant) == 0:
+        if not _has_passages(assistant):
             raise EmptyStoreError("the store is still empty; add documents to corpus/.")
         demo = build_app(assistant, note)
     except AssistantError as exc:

@@ -1,32 +1,38 @@
-"""Answers and their citations as HTML for the page: pure functions, no gradio.
+"""An Answer as the page's HTML (pure functions; every character of a document is escaped).
 
-Every string that comes from the corpus, the manifest, the user or a model is HTML-escaped
-first; only then are the corpus's two markup conventions (``<sup>n</sup>`` note markers and
-``*italics*``) turned back into the elements they stand for, from the escaped text, so a file
-holding ``<script>`` shows the characters and runs nothing. Anchors: the ``[n]`` marker of
-answer ``turn`` links to ``#src-{turn}-{n}``, the Sources entry of that citation.
+Corpus text is shown clean (:func:`assistant.text_runs`: note markers as superscripts, emphasis
+as italics, link and label syntax gone) and a quote is highlighted at its exact offsets inside
+its passage. Each answer says which documents it searched, and carries the plain text that its
+"Copy answer with citations" button copies.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from assistant import Answer, Citation, Passage
+from assistant import (
+    Answer,
+    Citation,
+    DocumentSummary,
+    Passage,
+    TextRun,
+    format_answer,
+    split_runs,
+    text_runs,
+)
 
-# Escaped forms of the corpus markup; the group can hold no "&", "<" or ">", so nothing else
-# turns back into a tag.
-_SUP = re.compile(r"&lt;sup&gt;([^&<>\s]{1,8})&lt;/sup&gt;")
-_EMPHASIS = re.compile(r"\*(?=[^\s*])((?:(?!&lt;/?sup&gt;)[^*\n<>]){1,300}?)(?<=[^\s*])\*")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 EMPTY_PANEL = (
     '<div class="sources-empty">Sources appear here: for each answer, every cited excerpt '
     "with its document, author, date and section, the quoted sentences highlighted in "
     "their passage.</div>"
 )
+COPY_LABEL = "Copy answer with citations"
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Turn:
     question: str
     answer: Answer
     history: list[dict[str, str]] = field(default_factory=list)  # the chat before the question
+    verdict: str = ""  # "up" or "down" once the reader has rated the answer
 
 
 def esc(text: object) -> str:
@@ -44,10 +51,21 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def text_html(raw: str) -> str:
-    """Corpus text as safe HTML: escaped, then ``<sup>n</sup>`` and ``*italic*`` rendered."""
-    out = _EMPHASIS.sub(r"<em>\1</em>", esc(raw))
-    return _SUP.sub(r"<sup>\1</sup>", out)
+def run_html(run: TextRun, marked: bool = False) -> str:
+    """One run: escaped, then styled; newlines kept (the excerpts are ``pre-wrap``)."""
+    out = esc(run.text)
+    if run.note:
+        out = f"<sup>{out}</sup>"
+    if run.bold:
+        out = f"<strong>{out}</strong>"
+    if run.italic:
+        out = f"<em>{out}</em>"
+    return f"<mark>{out}</mark>" if marked else out
+
+
+def text_html(raw: str, notes: bool = True) -> str:
+    """Corpus text as safe HTML, its markup rendered (see :func:`assistant.text_runs`)."""
+    return "".join(run_html(r) for r in text_runs(raw, notes))
 
 
 def anchor(turn: int, n: int) -> str:
@@ -56,11 +74,11 @@ def anchor(turn: int, n: int) -> str:
 
 
 def highlighted(passage: str, start: int, end: int) -> str:
-    """The passage with ``passage[start:end]`` inside ``<mark>``, all of it escaped."""
+    """The passage, clean, with whatever is visible of ``passage[start:end]`` in ``<mark>``."""
     if not 0 <= start < end <= len(passage):
         return text_html(passage)
-    before, quote, after = passage[:start], passage[start:end], passage[end:]
-    return f"{text_html(before)}<mark>{text_html(quote)}</mark>{text_html(after)}"
+    runs = split_runs(text_runs(passage), start, end)
+    return "".join(run_html(r, start <= r.start and r.end <= end) for r in runs)
 
 
 def citation_excerpt(c: Citation) -> str:
@@ -68,16 +86,20 @@ def citation_excerpt(c: Citation) -> str:
     rel_start, rel_end = c.start - c.passage_start, c.end - c.passage_start
     if c.passage_text and c.passage_text[rel_start:rel_end] == c.quote:
         return highlighted(c.passage_text, rel_start, rel_end)
-    return f"<mark>{text_html(c.quote)}</mark>"
+    return highlighted(c.quote, 0, len(c.quote))
 
 
 def _meta(author: str, date: str, section: str, extra: str = "") -> str:
     parts = [esc(x) for x in (author, date) if x]
     if section:
-        parts.append(f"§ {esc(section)}")
+        parts.append(f"§ {text_html(section)}")
     if extra:
         parts.append(extra)
     return '<div class="src-meta">' + " · ".join(parts) + "</div>"
+
+
+def _where(source: str, start: int, end: int) -> str:
+    return f'<div class="src-where">{esc(source)}, characters {start}–{end}</div>'
 
 
 def citation_html(c: Citation, turn: int) -> str:
@@ -89,7 +111,7 @@ def citation_html(c: Citation, turn: int) -> str:
         f'<div class="src-head"><span class="src-n">[{c.n}]</span> '
         f'<span class="src-title">{esc(c.title)}</span></div>',
         _meta(c.author, c.date, c.section, badge),
-        f'<div class="src-where">{esc(c.source)}, characters {c.start}–{c.end}</div>',
+        _where(c.source, c.start, c.end),
     ]
     if is_note:
         parts.append('<div class="src-label">The note</div>')
@@ -114,15 +136,28 @@ def see_also_html(passages: Sequence[Passage]) -> str:
         items.append(
             f'<article class="src see-also"><div class="src-head"><span class="src-n">{i}.</span> '
             f'<span class="src-title">{esc(p.title)}</span></div>'
-            f"{_meta(p.author, p.date, p.section, kind)}"
-            f'<div class="src-where">{esc(p.source)}, characters {p.start}–{p.end}</div>'
+            f"{_meta(p.author, p.date, p.section, kind)}{_where(p.source, p.start, p.end)}"
             f'<blockquote class="excerpt">{text_html(p.text)}</blockquote></article>'
         )
     return "".join(items)
 
 
-def answer_html(answer: Answer, turn: int) -> str:
-    """The answer for the chat: escaped, each known ``[n]`` a link to its Sources entry."""
+def searched_line(answer: Answer, docs: Sequence[DocumentSummary]) -> str:
+    """What the answer searched, in words: all the documents, or which of them."""
+    if not answer.searched or not docs:
+        return ""
+    titles: Mapping[str, str] = {d.id: d.title for d in docs}
+    if set(titles) <= set(answer.searched):
+        return f"Searched all {len(titles)} documents."
+    names = "; ".join(titles.get(i, i) for i in answer.searched)
+    return f"Searched {len(answer.searched)} of {len(titles)} documents: {names}."
+
+
+def answer_html(answer: Answer, turn: int, docs: Sequence[DocumentSummary] = ()) -> str:
+    """The answer for the chat: clean text, each known ``[n]`` a link to its Sources entry.
+
+    The message is one HTML block without blank lines, so the chat's Markdown leaves it be.
+    """
     if answer.abstained:
         body = (
             f'<div class="abstain">⚠ <strong>{esc(answer.text)}</strong><br>'
@@ -130,10 +165,17 @@ def answer_html(answer: Answer, turn: int) -> str:
         )
     else:
         known = {c.n for c in answer.citations}
-        body = _MARKER.sub(lambda m: _marker_link(m, known, turn), text_html(answer.text))
-    if answer.notes:
-        body += "".join(f'<div class="answer-note">Note: {esc(n)}</div>' for n in answer.notes)
-    return body
+        paragraphs = _PARAGRAPH_BREAK.split(answer.text.strip())
+        body = "".join(
+            "<p>" + _MARKER.sub(lambda m: _marker_link(m, known, turn), text_html(par, False))
+            + "</p>"
+            for par in paragraphs
+        ).replace("\n", " ")  # fmt: skip
+    body += "".join(f'<div class="answer-note">Note: {esc(n)}</div>' for n in answer.notes)
+    searched = searched_line(answer, docs)
+    if searched:
+        body += f'<div class="searched">{esc(searched)}</div>'
+    return f'<div class="answer">{body}</div>'
 
 
 def _marker_link(m: re.Match[str], known: set[int], turn: int) -> str:
@@ -143,19 +185,32 @@ def _marker_link(m: re.Match[str], known: set[int], turn: int) -> str:
     return f'<a class="cite" href="#{anchor(turn, n)}">[{n}]</a>'
 
 
-def turn_html(t: Turn, open_: bool) -> str:
+def copy_text(t: Turn, docs: Sequence[DocumentSummary] = ()) -> str:
+    """What "Copy answer with citations" copies: question, answer, numbered sources."""
+    lines = [f"Q: {t.question}", "", format_answer(t.answer, width=None)]
+    searched = searched_line(t.answer, docs)
+    return "\n".join([*lines, "", searched] if searched else lines)
+
+
+def turn_html(t: Turn, open_: bool, docs: Sequence[DocumentSummary] = ()) -> str:
     """The Sources of one answer, in a collapsible group headed by its question."""
     a = t.answer
     n = len(a.citations)
     plural = "" if n == 1 else "s"
     label = "no answer in the documents" if a.abstained else f"{n} source{plural}"
+    searched = searched_line(a, docs)
     head = (
         f'<summary><span class="turn-n">Answer {t.n}</span> '
         f'<span class="turn-q">{esc(t.question)}</span> '
-        f'<span class="turn-info">{label} · answerer: {esc(answerer_name(a.answerer))}</span>'
+        f'<span class="turn-info">{label} · {esc(searched or "all documents searched")}</span>'
         "</summary>"
     )
-    body: list[str] = []
+    body = [
+        f'<div class="turn-tools"><button type="button" class="copy-answer" '
+        f'data-copy="copy-{t.n}">{COPY_LABEL}</button></div>'
+        f'<textarea class="copy-text" id="copy-{t.n}" hidden readonly>'
+        f"{esc(copy_text(t, docs))}</textarea>"
+    ]
     if a.abstained:
         body.append(f'<div class="abstain-box">⚠ {esc(a.text)}</div>')
     body += [citation_html(c, t.n) for c in a.citations]
@@ -165,14 +220,19 @@ def turn_html(t: Turn, open_: bool) -> str:
     return f'<details class="{cls}"{" open" if open_ else ""}>{head}{"".join(body)}</details>'
 
 
-def sources_html(turns: Sequence[Turn]) -> str:
+def sources_html(turns: Sequence[Turn], docs: Sequence[DocumentSummary] = ()) -> str:
     """The whole Sources panel: the latest answer first and open, earlier ones folded."""
     if not turns:
         return EMPTY_PANEL
     latest = max(t.n for t in turns)
     ordered = sorted(turns, key=lambda t: t.n, reverse=True)
-    groups = "".join(turn_html(t, t.n == latest) for t in ordered)
-    return f'<div class="sources">{groups}</div>'
+    groups = "".join(turn_html(t, t.n == latest, docs) for t in ordered)
+    count = len(next(t for t in ordered if t.n == latest).answer.citations)
+    jump = (
+        f'<a id="to-sources" href="#col-sources" data-jump="col-sources">'
+        f"Sources{f' · {count}' if count else ''} ↓</a>"
+    )
+    return f'<div class="sources">{groups}</div>{jump}'
 
 
 def answerer_name(answerer: str) -> str:
@@ -181,27 +241,23 @@ def answerer_name(answerer: str) -> str:
 
 
 def answerer_line(answerer: str, provider: str, model: str) -> str:
-    """Which answerer is active, in words."""
+    """Which answerer is active, in words (HTML)."""
     if answerer == "llm":
-        return (
-            f"Answerer: language model <b>{esc(model)}</b> via {esc(provider)}, told to answer "
-            "only from the numbered excerpts and to cite them."
-        )
-    return (
-        "Answerer: <b>excerpt-based</b>: answers are sentences copied verbatim from the "
-        "documents, no language model."
-    )
+        return f"answers by the language model <b>{esc(model)}</b> ({esc(provider)}), cited"
+    return "answers quoted from the documents (<b>no language model</b>)"
 
 
 def status_html(passages: int, documents: int, answerer: str, note: str = "") -> str:
-    """The status line: the store's size, the active answerer and the launch's store check."""
-    store = (
-        f"Store: {passages} passages from {documents} documents."
-        if passages
-        else "Store: empty. Run <code>assistant ingest</code>, then reload this page."
-    )
+    """The status line: what is loaded (documents, passages) and which answerer answers."""
+    if not passages:
+        return (
+            '<div class="status">The store is empty. Run <code>assistant ingest</code>, '
+            "then reload this page.</div>"
+        )
+    sep = '<span class="sep">·</span>'
+    loaded = f"<b>{documents}</b> documents{sep}<b>{passages:,}</b> passages{sep}{answerer}"
     extra = f'<div class="status-note">{esc(note)}</div>' if note else ""
-    return f'<div class="status">{store} {answerer}{extra}</div>'
+    return f'<div class="status">Loaded: {loaded}{extra}</div>'
 
 
 def notice_html(message: str, kind: str = "error") -> str:
@@ -210,68 +266,3 @@ def notice_html(message: str, kind: str = "error") -> str:
         return ""
     icon = "⚠" if kind == "error" else "✓"
     return f'<div class="notice notice-{esc(kind)}" role="alert">{icon} {esc(message)}</div>'
-
-
-# The page's look; the classes above are styled here.
-CSS = """
-.intro h1 { font-size: 1.45rem; margin: 0.2rem 0; }
-.intro p { margin: 0 0 0.4rem 0; font-size: 0.95rem; }
-.status { font-size: 0.92rem; padding: 0.35rem 0.6rem; border-radius: 6px;
-  background: var(--background-fill-secondary); }
-.status-note { font-size: 0.84rem; opacity: 0.8; }
-.panel-title { font-size: 1.1rem; margin: 0.2rem 0; }
-#sources { max-height: 80vh; overflow-y: auto; }
-.sources-empty { opacity: 0.8; padding: 1rem; border: 1px dashed var(--border-color-primary);
-  border-radius: 8px; }
-details.turn { border: 1px solid var(--border-color-primary); border-radius: 8px;
-  margin: 0 0 0.7rem 0; padding: 0.3rem 0.7rem; }
-details.turn.abstained { border: 2px solid #c98a1b; }
-details.turn > summary { cursor: pointer; padding: 0.25rem 0; }
-.turn-n { font-weight: 700; }
-.turn-q { font-style: italic; }
-.turn-info { display: block; font-size: 0.82rem; opacity: 0.8; }
-#sources article.src { border-top: 1px solid var(--border-color-primary); padding: 0.55rem 0.3rem;
-  margin: 0; scroll-margin-top: 1rem; transition: background-color 0.4s; }
-#sources article.src.flash { background: rgba(255, 214, 0, 0.3); }
-.src-head { font-size: 1rem; line-height: 1.3; }
-.src-n { font-weight: 700; color: var(--color-accent); margin-right: 0.2rem; }
-.src-title { font-weight: 600; }
-.src-meta { font-size: 0.86rem; }
-.src-where { font-size: 0.78rem; opacity: 0.7; font-family: ui-monospace, monospace; }
-#sources .src-label { font-size: 0.84rem; font-weight: 600; margin: 0.4rem 0 0.1rem 0; }
-.badge { background: #5b6b8c; color: #fff; border-radius: 4px; padding: 0 0.35rem;
-  font-size: 0.78rem; }
-/* Gradio sets ".prose blockquote" margins with !important; the excerpts sit closer. */
-#sources blockquote.excerpt, #sources blockquote.annotated { white-space: pre-wrap;
-  margin: 0.35rem 0 0 0 !important; padding: 0.45rem 0.7rem; border-left: 3px solid #b8a46a;
-  background: var(--background-fill-secondary); font-family: Georgia, "Times New Roman", serif;
-  font-size: 0.95rem; line-height: 1.45; font-style: normal; quotes: none; }
-#sources blockquote.annotated { border-left-style: dashed; }
-#sources blockquote mark { background: #ffe680; color: #000; padding: 0 1px; }
-.abstain, .abstain-box { border-left: 4px solid #c98a1b; background: rgba(201, 138, 27, 0.12);
-  padding: 0.45rem 0.7rem; border-radius: 4px; }
-.answer-note { font-size: 0.85rem; font-style: italic; margin-top: 0.3rem; }
-a.cite { text-decoration: none; font-weight: 600; color: var(--color-accent); }
-a.cite:hover { text-decoration: underline; }
-.notice { padding: 0.45rem 0.7rem; border-radius: 6px; margin: 0.3rem 0; }
-.notice-error { background: rgba(200, 40, 40, 0.12); border-left: 4px solid #c82828; }
-.notice-ok { background: rgba(40, 150, 70, 0.12); border-left: 4px solid #289646; }
-.pending { font-style: italic; opacity: 0.8; }
-"""
-# A click on [n] in the chat scrolls its Sources entry into view (the page's own script;
-# no corpus text is ever placed here).
-HEAD = """<script>
-document.addEventListener("click", function (ev) {
-  const link = ev.target.closest ? ev.target.closest('a[href^="#src-"]') : null;
-  if (!link) return;
-  const target = document.getElementById(link.getAttribute("href").slice(1));
-  if (!target) return;
-  ev.preventDefault();
-  ev.stopPropagation();
-  const group = target.closest("details");
-  if (group) group.open = true;
-  target.scrollIntoView({behavior: "smooth", block: "start"});
-  target.classList.add("flash");
-  setTimeout(function () { target.classList.remove("flash"); }, 1800);
-}, true);
-</script>"""

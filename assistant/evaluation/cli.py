@@ -6,11 +6,21 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.evaluation.compare import (
+    Comparison,
+    Threshold,
+    compare,
+    gate,
+    load_report,
+    parse_threshold,
+)
 from assistant.evaluation.questions import Question, check_questions, load_questions
-from assistant.evaluation.report import summary_rows, write_report
+from assistant.evaluation.report import interval_rows, report_data, summary_rows, write_report
 from assistant.evaluation.runner import COMPARE_MODES, EvalRun, Mode, run_questions
+from assistant.evaluation.scoreboard import BY_KEY
 from assistant.settings import PROJECT_ROOT, Settings
 
 DEFAULT_OUT = PROJECT_ROOT / "eval" / "report"
@@ -25,7 +35,9 @@ def add_eval_parser(
         "eval",
         help="evaluate retrieval, answers and citations on a question set",
         description="Run a JSONL question set (a file or a folder of .jsonl files) and write "
-        "report.json, report.md, report.html and scores.png; or, with --check, validate it.",
+        "report.json, report.md, report.html and scores.png (failures first, each with why; "
+        "95%% intervals on every rate); compare with an earlier report; fail under thresholds "
+        "for CI; or, with --check, validate the set.",
     )
     parser.add_argument("--questions", type=Path, metavar="FILE", help="questions to run")
     parser.add_argument(
@@ -43,18 +55,42 @@ def add_eval_parser(
     parser.add_argument("--limit", type=int, metavar="N", help="run only the first N questions")
     parser.add_argument("--types", metavar="A,B", help="run only questions of these types")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--compare-to", type=Path, metavar="REPORT",
+        help="an earlier report.json (or its folder): show what improved and what regressed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fail-under", action="append", default=[], metavar="METRIC=VALUE",
+        help="exit 3 when an overall score is under VALUE, e.g. key_fact_recall=0.4 "
+        "(repeatable; metrics: " + ", ".join(BY_KEY) + ")",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fail-over", action="append", default=[], metavar="METRIC=VALUE",
+        help="exit 3 when an overall score is over VALUE, e.g. false_abstention_rate=0.15",
+    )  # fmt: skip
     parser.set_defaults(func=run_eval)
     return parser
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    """Run ``assistant eval``; returns the exit code (0 ok, 1 problems, 2 usage)."""
+    """Run ``assistant eval``; returns the exit code.
+
+    0: done; 1: malformed lines or the run failed; 2: usage; 3: a --fail-under/--fail-over
+    threshold was not met.
+    """
     overrides = {"answerer": args.answerer} if args.answerer else {}
     settings = Settings(**overrides)
     if args.check:
         return _check(args.check, [settings.corpus_dir, SHARED_CORPUS])
     if not args.questions:
         print("error: pass --questions FILE to run, or --check FILE to validate.", file=sys.stderr)
+        return 2
+    try:
+        thresholds = [parse_threshold(t) for t in args.fail_under]
+        thresholds += [parse_threshold(t, under=False) for t in args.fail_over]
+        previous = load_report(args.compare_to) if args.compare_to else None
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     questions, errors = load_questions(args.questions)
     for error in errors:
@@ -68,10 +104,33 @@ def run_eval(args: argparse.Namespace) -> int:
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    paths = write_report(run, args.out)
-    _print_summary(run)
-    print("report: " + ", ".join(str(p) for p in paths))
+    failures = _report(run, args.out, previous, args.compare_to, thresholds)
+    if failures:
+        return 3
     return 1 if errors else 0
+
+
+def _report(
+    run: EvalRun,
+    out: Path,
+    previous: dict[str, Any] | None,
+    previous_path: Path | None,
+    thresholds: list[Threshold],
+) -> list[str]:
+    """Write and print the report (and the comparison); returns the thresholds not met."""
+    summary = run.summary()
+    comparison = None
+    if previous is not None:
+        comparison = compare(report_data(run, summary), previous, str(previous_path))
+    paths = write_report(run, out, comparison)
+    _print_summary(summary, run.primary_mode)
+    if comparison:
+        _print_comparison(comparison)
+    print("report: " + ", ".join(str(p) for p in paths))
+    failures = gate(summary, run.primary_mode, thresholds)
+    for failure in failures:
+        print(f"quality gate: {failure}", file=sys.stderr)
+    return failures
 
 
 def select(questions: list[Question], types: str | None, limit: int | None) -> list[Question]:
@@ -113,8 +172,16 @@ def _run(
     )
 
 
-def _print_summary(run: EvalRun) -> None:
-    _header, rows = summary_rows(run.summary(), run.primary_mode)
+def _print_summary(summary: dict[str, Any], mode: str) -> None:
+    _header, rows = summary_rows(summary, mode)
+    intervals = interval_rows(summary, mode)
     width = max(len(row[0]) for row in rows)
-    for row in rows:
-        print(f"{row[0]:<{width}}  {row[1]}")
+    for row, ci in zip(rows, intervals, strict=True):
+        print(f"{row[0]:<{width}}  {row[1]:>5}  {f'({ci[0]})' if ci[0] else ''}")
+
+
+def _print_comparison(c: Comparison) -> None:
+    print(f"compared with {c.previous}: {len(c.improved)} question(s) improved, "
+          f"{len(c.regressed)} regressed")  # fmt: skip
+    for q in c.regressed:
+        print(f"  regressed {q.id} ({q.type}): now fails {', '.join(q.broken)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -26,6 +26,7 @@ from assistant.errors import (
     StoreLockedError,
 )
 from assistant.evaluation import metrics
+from assistant.evaluation.intervals import bootstrap_interval
 from assistant.evaluation.questions import Question
 from assistant.types import Answer, Citation, Passage
 
@@ -62,6 +63,7 @@ class RetrievalScores:
     rr: float
     ndcg: float
     relevant_ranks: tuple[int, ...] = ()
+    evidence_ranks: tuple[int | None, ...] = ()  # per evidence quote: first rank holding it
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,8 @@ def source_reader() -> metrics.SourceReader:
 
 def score_retrieval(passages: Sequence[Passage], quotes: Sequence[str]) -> RetrievalScores:
     """Ranking scores of passages (best first) against a question's evidence quotes."""
-    rel = metrics.relevance([p.text for p in passages[:K]], quotes)
+    texts = [p.text for p in passages[:K]]
+    rel = metrics.relevance(texts, quotes)
     return RetrievalScores(
         hit1=metrics.hit_at(rel, 1),
         hit4=metrics.hit_at(rel, 4),
@@ -138,7 +141,12 @@ def score_retrieval(passages: Sequence[Passage], quotes: Sequence[str]) -> Retri
         rr=metrics.reciprocal_rank(rel, K),
         ndcg=metrics.ndcg(rel, len(quotes), K),
         relevant_ranks=tuple(i for i, r in enumerate(rel, start=1) if r),
+        evidence_ranks=tuple(_first_rank(texts, q) for q in quotes),
     )
+
+
+def _first_rank(texts: Sequence[str], quote: str) -> int | None:
+    return next((i for i, t in enumerate(texts, start=1) if metrics.is_relevant(t, quote)), None)
 
 
 def score_answer(
@@ -231,41 +239,63 @@ def run_questions(
     return [run_question(qa, q, modes, read) for q in bar]
 
 
-def _rate(results: Iterable[QuestionResult], value: Callable[[QuestionResult], Any]) -> Any:
-    return metrics.mean(value(r) for r in results)
-
-
-def retrieval_summary(results: Sequence[QuestionResult], mode: str) -> dict[str, Any]:
-    """Mean ranking scores of one mode over the questions that have evidence."""
+def retrieval_values(results: Sequence[QuestionResult], mode: str) -> dict[str, list[float]]:
+    """Each ranking score of one mode, one value per question that has evidence."""
     scored = [r.retrieval[mode] for r in results if mode in r.retrieval]
     return {
-        "n": len(scored),
-        "hit@1": metrics.mean(s.hit1 for s in scored),
-        "hit@4": metrics.mean(s.hit4 for s in scored),
-        "hit@10": metrics.mean(s.hit10 for s in scored),
-        "mrr@10": metrics.mean(s.rr for s in scored),
-        "ndcg@10": metrics.mean(s.ndcg for s in scored),
+        "hit@1": [s.hit1 for s in scored],
+        "hit@4": [s.hit4 for s in scored],
+        "hit@10": [s.hit10 for s in scored],
+        "mrr@10": [s.rr for s in scored],
+        "ndcg@10": [s.ndcg for s in scored],
+    }
+
+
+def rate_values(results: Sequence[QuestionResult]) -> dict[str, list[float]]:
+    """Each answer rate, one value per question it applies to (1.0 / 0.0 for yes / no)."""
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if not r.question.answerable]
+    return {
+        "key_fact_recall": [r.recall for r in results if r.recall is not None],
+        "citation_validity": [float(r.citations_valid is True) for r in results],
+        "support": [float(r.supported) for r in results if r.supported is not None],
+        "abstention_rate": [float(r.abstained) for r in unanswerable],
+        "false_abstention_rate": [float(r.abstained) for r in answerable],
     }
 
 
 def summary_block(results: Sequence[QuestionResult], modes: Sequence[str]) -> dict[str, Any]:
-    """Every metric over a group of results (all questions, or one type)."""
-    answerable = [r for r in results if r.question.answerable]
-    unanswerable = [r for r in results if not r.question.answerable]
+    """Every metric over a group of results (all questions, or one type).
+
+    ``ci`` mirrors the block: the 95% interval of every rate (see :mod:`.intervals`).
+    """
     latencies = [r.latency for r in results if r.latency is not None]
+    retrieval = {mode: retrieval_values(results, mode) for mode in modes}
+    rates = rate_values(results)
     return {
         "questions": len(results),
         "errors": sum(bool(r.error) for r in results),
-        "retrieval": {mode: retrieval_summary(results, mode) for mode in modes},
-        "key_fact_recall": _rate(results, lambda r: r.recall),
-        "answer_words": _rate(results, lambda r: r.words),
-        "citation_validity": _rate(results, lambda r: r.citations_valid is True),
-        "support": _rate(results, lambda r: r.supported),
-        "abstention_rate": _rate(unanswerable, lambda r: r.abstained),
-        "false_abstention_rate": _rate(answerable, lambda r: r.abstained),
+        "retrieval": {
+            mode: {"n": len(values["hit@1"]), **_means(values)}
+            for mode, values in retrieval.items()
+        },
+        **_means(rates),
+        "answer_words": metrics.mean(r.words for r in results),
         "latency_p50": metrics.percentile(latencies, 50),
         "latency_p95": metrics.percentile(latencies, 95),
+        "ci": {
+            "retrieval": {mode: _intervals(values) for mode, values in retrieval.items()},
+            **_intervals(rates),
+        },
     }
+
+
+def _means(values: dict[str, list[float]]) -> dict[str, float | None]:
+    return {name: metrics.mean(v) for name, v in values.items()}
+
+
+def _intervals(values: dict[str, list[float]]) -> dict[str, tuple[float, float] | None]:
+    return {name: bootstrap_interval(v) for name, v in values.items()}
 
 
 def summarize(results: Sequence[QuestionResult], modes: Sequence[str]) -> dict[str, Any]:
