@@ -9,8 +9,12 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# No network here: keep every library that would phone home quiet and offline.
+# No network here: keep every library that would phone home quiet and offline. ONNX Runtime
+# (1.2x on Linux) queues usage events in ~/.cache/Microsoft/DeveloperTools/.onnxruntime and
+# sends them to mobile.events.data.microsoft.com unless ORT_DISABLE_TELEMETRY is set before its
+# first session (assistant.onnx_backend also turns its events off where it makes sessions).
 for _name, _value in {
+    "ORT_DISABLE_TELEMETRY": "1",
     "ANONYMIZED_TELEMETRY": "False",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "HF_HUB_OFFLINE": "1",
