@@ -1,4 +1,8 @@
-"""The ``assistant`` command: ingest, retrieve, ask, chat, eval, bench, ui."""
+"""The ``assistant`` command: ingest, retrieve, ask, chat, eval, bench, ui.
+
+What it prints from documents, models or the user is escaped (:mod:`assistant.safe_text`):
+control characters and escape sequences show as ``\x1b``, never reach the terminal raw.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.safe_text import UNSAFE_RE, escaped
 
 EXAMPLE_QUESTION = "Why did Trotsky write to Krupskaya in May 1927?"
 
@@ -34,7 +39,9 @@ def _progress_bar() -> Callable[[int, int, str], None]:
         if bar is None:
             for old in bars.values():
                 old.close()
-            bar = bars[what] = tqdm(total=total, desc=what, unit="passage", file=sys.stderr)
+            bar = bars[what] = tqdm(
+                total=total, desc=escaped(what), unit="passage", file=sys.stderr
+            )
         bar.update(done - bar.n)
 
     return update
@@ -44,22 +51,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     a = _assistant(args)
     report = a.ingest(rebuild=args.rebuild, progress=None if args.quiet else _progress_bar())
     for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    print(report.summary())
+        print(f"warning: {escaped(w)}", file=sys.stderr)
+    print(escaped(report.summary()))
     return 1 if report.failed else 0
+
+
+def json_text(value: Any) -> str:
+    """JSON for the terminal: C1 controls, bidi overrides and lone surrogates escaped as
+    ``\\uXXXX`` too (``json`` escapes only C0 controls when it keeps non-ASCII text)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
     a = _assistant(args)
     hits = a.retrieve(args.question, k=args.k, doc_ids=args.doc or None, mode=args.mode)
     if args.json:
-        print(json.dumps([{k: v for k, v in h.to_dict().items() if k != "embed_text"} for h in hits],
-                         ensure_ascii=False, indent=2))  # fmt: skip
+        print(
+            json_text([{k: v for k, v in h.to_dict().items() if k != "embed_text"} for h in hits])
+        )
         return 0
     for i, h in enumerate(hits, 1):
-        print(f"{i:2}. [{h.score:.3f}] {h.title} — {h.section or '(no section)'} ({h.kind})")
-        print(f"    {h.source}:{h.start}-{h.end}")
-        print("    " + " ".join(h.text.split())[:300])
+        where = escaped(f"{h.title} — {h.section or '(no section)'}")
+        print(f"{i:2}. [{h.score:.3f}] {where} ({h.kind})")
+        print(f"    {escaped(h.source)}:{h.start}-{h.end}")
+        print("    " + escaped(" ".join(h.text.split())[:300]))
     return 0
 
 
@@ -68,18 +84,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     a = _assistant(args)
     ans = a.ask(args.question, doc_ids=args.doc or None)
-    if args.json:
-        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(format_answer(ans))
+    print(json_text(ans.to_dict()) if args.json else format_answer(ans))
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    """A chat in the terminal; a line that cannot be answered (bad bytes, a store error) is
+    an error message, and the conversation goes on with its history."""
     from assistant.render import format_answer
 
     a = _assistant(args)
     history: list[dict[str, str]] = []
+    if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 arrive as surrogates
+        sys.stdin.reconfigure(errors="surrogateescape")
     print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
     while True:
         try:
@@ -91,7 +108,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         try:
             ans = a.ask(q, history=history, doc_ids=args.doc or None)
         except AssistantError as exc:
-            print(f"error: {exc}")
+            print(f"error: {escaped(str(exc))}")
             continue
         print(format_answer(ans))
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
@@ -100,14 +117,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from ui.app import launch
 
-    launch(host=args.host, port=args.port)
+    launch(host=args.host, port=args.port, insecure_public=args.insecure_public)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """What `make run` does before the page exists: ingest, then answer one question."""
     a = _assistant(args)
-    print(a.ingest(progress=_progress_bar()).summary())
+    print(escaped(a.ingest(progress=_progress_bar()).summary()))
     from assistant.render import format_answer
 
     print(f"\nQ: {EXAMPLE_QUESTION}\n")
@@ -156,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ui", help="serve the chat page (127.0.0.1:7860 by default)")
     s.add_argument("--host", default=None, help="address to bind (setting ui_host)")
     s.add_argument("--port", type=int, default=None, help="port (setting ui_port)")
+    s.add_argument("--insecure-public", action="store_true",
+                   help="serve beyond loopback without ASSISTANT_UI_AUTH (anyone who reaches "
+                   "the port can use the page)")  # fmt: skip
     s.set_defaults(func=cmd_ui)
 
     s = sub.add_parser("run", help="ingest, then answer a sample question")
@@ -192,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escaped(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
