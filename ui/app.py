@@ -5,17 +5,23 @@
 ``settings.ui_host:ui_port``. The page calls only the public API of :mod:`assistant`.
 Each browser session keeps its own chat in a ``gr.State``; the queue bounds the work done at
 once (``ui_concurrency``) and the questions waiting (``ui_queue_size``).
+
+Exposure: the page binds loopback unless told otherwise, and refuses to bind anything else
+without ``ASSISTANT_UI_AUTH`` unless ``--insecure-public`` says that is meant. It takes no
+files: Gradio's upload endpoint answers 403.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, MutableMapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from assistant import (
     Answer,
@@ -25,6 +31,8 @@ from assistant import (
     Settings,
     StoreLockedError,
 )
+from assistant.conversation import check_text
+from assistant.safe_text import escaped, without_surrogates
 from ui.feedback import Verdict, append_jsonl, feedback_record
 from ui.render import (
     CSS,
@@ -59,6 +67,13 @@ PENDING = '<span class="pending">Searching the documents…</span>'
 EMPTY_QUESTION = "The question is empty; type a question about the documents."
 NO_DOCUMENTS = "No document is chosen; tick at least one under “Documents to search”."
 UNEXPECTED = "Something went wrong while answering ({kind}); the server log has the details."
+NO_UPLOADS = "This page takes no files."
+PUBLIC_WITHOUT_LOGIN = (
+    "the page would be served on {host}, beyond this machine, to anyone who reaches port "
+    "{port}, without a login. Set ASSISTANT_UI_AUTH=user:password (Gradio's login), or bind "
+    "127.0.0.1 (unset ASSISTANT_UI_HOST); if an authenticating proxy stands in front of it, "
+    "start it with `assistant ui --insecure-public`."
+)
 
 Messages = list[dict[str, str]]
 Outputs = tuple[Any, ...]  # chat, sources, notice, question box, turns
@@ -96,6 +111,10 @@ class ChatPage:
         doc_ids, problem = self._doc_ids(chosen)
         if not (question or "").strip():
             problem = EMPTY_QUESTION
+        try:
+            check_text(question or "", "the question")
+        except AssistantError as exc:  # bytes that were not UTF-8: say so, echo them safely
+            problem, question = _sentence(exc), without_surrogates(question)
         if problem:
             yield _chat(turns), gr.skip(), notice_html(problem), question, turns
             return
@@ -162,7 +181,8 @@ class ChatPage:
         return self._save("up" if data.liked else "down", comment, turns[turn_no]), ""
 
     def _save(self, verdict: Verdict, comment: str, turn: Turn) -> str:
-        record = feedback_record(verdict, turn.question, turn.history, turn.answer, comment or "")
+        comment = without_surrogates(comment or "")
+        record = feedback_record(verdict, turn.question, turn.history, turn.answer, comment)
         try:
             append_jsonl(self.settings.feedback_path, record)
         except Exception as exc:  # a full disk or a held lock must not break the chat
@@ -308,26 +328,74 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve to anything
+        return False
+
+
+def check_exposure(host: str, port: int, settings: Settings, insecure_public: bool) -> None:
+    """Refuse to serve beyond loopback without a login, unless told that is meant."""
+    if is_loopback(host) or settings.ui_auth or insecure_public:
+        return
+    raise AssistantError(PUBLIC_WITHOUT_LOGIN.format(host=escaped(host), port=port))
+
+
+class NoUploads:
+    """ASGI middleware: the page takes no files, so Gradio's upload endpoint is closed."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        path = str(scope.get("path", "")).rstrip("/")
+        if scope.get("type") == "http" and path.endswith("/upload"):
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": NO_UPLOADS.encode()})
+            return
+        await self.app(scope, receive, send)
+
+
 def serve(
     demo: gr.Blocks,
     settings: Settings,
     host: str | None = None,
     port: int | None = None,
     block: bool = True,
+    insecure_public: bool = False,
 ) -> str:
     """Serve ``demo`` on ``host:port`` (settings by default); returns the local URL.
 
-    No extra file is served (no ``allowed_paths``), no share link unless ``ui_share``.
+    No extra file is served (no ``allowed_paths``), none is taken (uploads answer 403), no
+    share link unless ``ui_share``.
+
+    Raises:
+        AssistantError: ``host`` is not loopback, no login is set and ``insecure_public`` is
+            not given.
     """
+    host = host or settings.ui_host
+    port = port or settings.ui_port
+    check_exposure(host, port, settings, insecure_public)
     _, url, _ = demo.launch(
-        server_name=host or settings.ui_host,
-        server_port=port or settings.ui_port,
+        server_name=host,
+        server_port=port,
         share=settings.ui_share,
         auth=parse_auth(settings.ui_auth),
         prevent_thread_lock=not block,
         theme=THEME, css=CSS, head=HEAD,
         footer_links=["api"], enable_monitoring=False, mcp_server=False, ssr_mode=False,
         pwa=False, run_history=False, quiet=not block,
+        app_kwargs={"middleware": [Middleware(NoUploads)]},
     )  # fmt: skip
     return str(url)
 
@@ -351,21 +419,25 @@ def sync_store(assistant: Assistant) -> str:
             raise
         print(f"warning: {exc} Serving the store as it is.", file=sys.stderr)
         return "Another ingest is writing the store; answers use the store as it was."
+    for w in report.warnings:
+        print(f"warning: {escaped(w)}", file=sys.stderr)
     summary = report.summary()
-    print(summary, flush=True)
+    print(escaped(summary), flush=True)
     return f"Store check at launch: {summary}"
 
 
-def launch(host: str | None = None, port: int | None = None) -> None:
+def launch(host: str | None = None, port: int | None = None, insecure_public: bool = False) -> None:
     """``assistant ui``: sync the store (visible progress), then serve the page until Ctrl-C."""
     settings = Settings()
     assistant = Assistant(settings)
     try:
+        check_exposure(host or settings.ui_host, port or settings.ui_port, settings,
+                       insecure_public)  # fmt: skip
         note = sync_store(assistant)
         if _passage_count(assistant) == 0:
             raise EmptyStoreError("the store is still empty; add documents to corpus/.")
         demo = build_app(assistant, note)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escaped(str(exc))}", file=sys.stderr)
         raise SystemExit(1) from None
-    serve(demo, settings, host, port)
+    serve(demo, settings, host, port, insecure_public=insecure_public)

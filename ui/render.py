@@ -5,6 +5,12 @@ first; only then are the corpus's two markup conventions (``<sup>n</sup>`` note 
 ``*italics*``) turned back into the elements they stand for, from the escaped text, so a file
 holding ``<script>`` shows the characters and runs nothing. Anchors: the ``[n]`` marker of
 answer ``turn`` links to ``#src-{turn}-{n}``, the Sources entry of that citation.
+
+Links: none but those anchors. The chat renders its messages as Markdown, whose autolinker
+turns ``http://…``, ``www.…`` and ``name@host`` in plain text into links; a document (or a
+model) saying "visit http://… to verify your account" would come back as a cited, clickable
+link. :func:`esc` writes the characters that trigger it (the ``:`` of a scheme, the ``.`` after
+``www``, the ``@``) as entities: the reader sees the same text, the autolinker sees no URL.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from assistant import Answer, Citation, Passage
 _SUP = re.compile(r"&lt;sup&gt;([^&<>\s]{1,8})&lt;/sup&gt;")
 _EMPHASIS = re.compile(r"\*(?=[^\s*])((?:(?!&lt;/?sup&gt;)[^*\n<>]){1,300}?)(?<=[^\s*])\*")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+# What Markdown autolinkers (GFM's, marked's) take for a link in plain text.
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}):(?=//)|\b(mailto|javascript|data):")
+_WWW = re.compile(r"(?i)\b(www)\.")
+_AT = re.compile(r"@(?=[\w-])")
 
 EMPTY_PANEL = (
     '<div class="sources-empty">Sources appear here: for each answer, every cited excerpt '
@@ -40,8 +50,12 @@ class Turn:
 
 
 def esc(text: object) -> str:
-    """HTML-escape any value (quotes too, so it is safe in attributes as well)."""
-    return html.escape(str(text), quote=True)
+    """HTML-escape any value (quotes too, so it is safe in attributes as well), with URLs
+    and e-mail addresses made plain text (see the module docstring)."""
+    out = html.escape(str(text), quote=True)
+    out = _SCHEME.sub(lambda m: (m.group(1) or m.group(2)) + "&#58;", out)
+    out = _WWW.sub(r"\1&#46;", out)
+    return _AT.sub("&#64;", out)
 
 
 def text_html(raw: str) -> str:
