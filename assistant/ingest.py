@@ -1,46 +1,60 @@
-"""Corpus folder -> store: incremental, idempotent, one writer at a time.
+"""Corpus folder -> store: incremental, idempotent, one writer at a time, never half-visible.
 
-Each document is a unit of work: its old passages are deleted, its new ones written in
-batches, and only then is its content hash recorded in the store. A run killed half-way
-leaves a document whose hash is not recorded; the next run deletes whatever of it was
-written and writes it again, so nothing is duplicated and nothing is lost.
+An ingest that changes anything writes a new generation of the store (see
+:mod:`assistant.generations`): documents unchanged since the last complete generation are copied
+from it with their vectors, changed and new ones are embedded, removed ones left out; only when
+the new generation holds every document does the pointer switch to it. Readers use the last
+complete generation all along. ``--rebuild`` (and a new model or chunker) embeds every document
+anew and never opens the old generation, so it recovers from any state of it.
+
+Each document is a unit of work inside the new generation: its passages are written in
+batches, each batch recorded (``partial``), and its content hash recorded when it is whole. A
+run killed half-way leaves the generation and the pointer's ``building`` record; the next run
+goes on with it: whole documents stay, the half-written one goes on from its last recorded batch
+(a batch written but not recorded is written again under the same ids), so nothing is
+duplicated and nothing is lost.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+import os
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from assistant.corpus import (
-    corpus_files,
-    document_info,
-    load_manifest,
-    load_source,
-    relative_source,
-)
+from assistant.corpus import CorpusScan, Wanted, load_source, scan_corpus
 from assistant.embedding import Embedder, token_counts
-from assistant.errors import AssistantError, IngestError, StoreLockedError
+from assistant.errors import AssistantError, CorruptStoreError, IngestError, StoreLockedError
+from assistant.folders import check_writable, folder_problem
+from assistant.generations import Build, Pointer, Pointers, new_build, next_name
 from assistant.passages import CHUNKER_VERSION, Chunker
 from assistant.settings import Settings
-from assistant.store import PassageStore
+from assistant.store import (
+    LEGACY,
+    PassageStore,
+    drop_generation,
+    has_legacy_store,
+    list_generations,
+)
 from assistant.types import IngestReport
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, what) -> None
+Docs = dict[str, dict[str, Any]]  # source -> {"sha", "file", "n"}
 
 
 @contextmanager
-def writer_lock(settings: Settings) -> Any:
+def writer_lock(settings: Settings) -> Iterator[None]:
     """Hold the store's write lock, or fail at once if another ingest holds it."""
+    if not settings.chroma_host:
+        check_writable(settings.vectorstore_dir)
     settings.vectorstore_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.vectorstore_dir / ".ingest.lock"), timeout=0)
     try:
@@ -50,26 +64,46 @@ def writer_lock(settings: Settings) -> Any:
             f"another ingest is writing {settings.vectorstore_dir}; wait for it to finish "
             "(or, if no ingest runs, delete .ingest.lock in that folder)."
         ) from None
+    except OSError as exc:
+        raise folder_problem(settings.vectorstore_dir, exc) or exc from exc
     try:
         yield
     finally:
         lock.release()
 
 
-def fingerprint(path: Path, entry: dict[str, Any] | None) -> str:
-    """Content hash of a file together with its manifest entry."""
-    h = hashlib.sha256(path.read_bytes())
-    h.update(json.dumps(entry or {}, sort_keys=True, default=str).encode())
-    return h.hexdigest()
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+
+
+@dataclass
+class BuildRun:
+    """The generation one ingest writes, its progress kept in the pointer for readers."""
+
+    pointers: Pointers
+    current: str | None  # the last complete generation, which readers use meanwhile
+    build: Build
+
+    def save(self, **changes: Any) -> None:
+        self.build = replace(self.build, **changes)
+        self.pointers.write(Pointer(self.current, self.build))
 
 
 class Ingester:
     """Brings the store in line with the corpus folder."""
 
-    def __init__(self, settings: Settings, store: PassageStore, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder, pointers: Pointers | None = None
+    ) -> None:
         self.settings = settings
-        self.store = store
         self.embedder = embedder
+        self.pointers = pointers or Pointers(settings)
+        self.model = embedder.model_id
         self.chunker = Chunker(
             lambda texts: token_counts(settings.embedding_model, texts),
             settings.max_passage_tokens,
@@ -79,134 +113,209 @@ class Ingester:
         """Ingest the corpus folder; see the module docstring for the guarantees."""
         t0 = time.perf_counter()
         with writer_lock(self.settings):
-            files = corpus_files(self.settings.corpus_dir)
-            if not files:
-                raise IngestError(
-                    f"the corpus folder {self.settings.corpus_dir} holds no .txt or .md files; "
-                    "add documents there and run `assistant ingest` again."
-                )
-            manifest = load_manifest(self.settings.manifest_path)
-            rebuilt = self._check_build(rebuild)
-            report = self._sync(files, manifest, progress)
-        return IngestReport(
-            **{**report, "seconds": time.perf_counter() - t0, "rebuilt": rebuilt},
-            passages=self.store.count(),
-        )
-
-    def _check_build(self, rebuild: bool) -> bool:
-        state = self.store.state()
-        model, chunker = self.embedder.model_id, CHUNKER_VERSION
-        stale = state["docs"] and (state["model"] != model or state["chunker"] != chunker)
-        if rebuild or stale:
-            if stale:
-                log.warning(
-                    "the store was built with model %s, chunker %s; this is %s, chunker %s: "
-                    "rebuilding it",
-                    state["model"], state["chunker"], model, chunker,
-                )  # fmt: skip
-            self.store.reset()
-            self.store.set_state(model, chunker, {})
-            return True
-        if not state["docs"]:
-            self.store.set_state(model, chunker, {})
-        return False
-
-    def _sync(
-        self, files: list[Path], manifest: dict[str, dict[str, Any]], progress: Progress | None
-    ) -> dict[str, Any]:
-        docs: dict[str, dict[str, Any]] = dict(self.store.state()["docs"])
-        counts = {"added": 0, "updated": 0, "removed": 0, "unchanged": 0, "embedded": 0}
-        files, failed = self._unique_ids(files, manifest)
-        warnings = [
-            f"{f.name}: no manifest entry; metadata derived from its name"
-            for f in files
-            if f.name not in manifest
-        ]
-        for w in warnings:
-            log.warning(w)
-        current = {relative_source(f): f for f in files}
-        todo = []
-        for source, path in current.items():
-            sha = fingerprint(path, manifest.get(path.name))
-            if docs.get(source, {}).get("sha") == sha:
-                counts["unchanged"] += 1
+            scan = scan_corpus(self.settings)
+            pointer = self._pointer(rebuild)
+            current = None if rebuild else self._open_current(pointer)
+            old = current.state()["docs"] if current else {}
+            fresh = rebuild or current is None or self._stale(current)
+            counts = _compare(scan, {} if fresh else old)
+            if current is not None and not fresh and not (counts.added or counts.updated
+                                                          or counts.removed):  # fmt: skip
+                self._discard_build(pointer)
+                passages = current.count()
             else:
-                todo.append((source, path, sha))
-        for source in sorted(set(docs) - set(current)):
-            self.store.delete_source(source)
-            docs.pop(source)
-            counts["removed"] += 1
-            self._save(docs)
-        for i, (source, path, sha) in enumerate(todo):
-            try:
-                n = self._ingest_file(path, manifest.get(path.name), progress, i, len(todo))
-            except IngestError as exc:
-                log.error("%s", exc)
-                failed.append(str(exc))
-                continue
-            counts["updated" if source in docs else "added"] += 1
-            counts["embedded"] += n
-            docs[source] = {"sha": sha, "n": n}
-            self._save(docs)
-        self._sweep_orphans(docs)
-        return {**counts, "failed": tuple(failed), "warnings": tuple(warnings)}
+                run = self._start(pointer, fresh, len(scan.wanted))
+                target = PassageStore(self.settings, self.embedder, run.build.name)
+                Filler(self, target, current, scan, counts, run).fill(progress)
+                self._switch(pointer, target)
+                passages = target.count()
+        return IngestReport(
+            added=counts.added, updated=counts.updated, removed=counts.removed,
+            unchanged=counts.unchanged, embedded=counts.embedded, passages=passages,
+            seconds=time.perf_counter() - t0, rebuilt=rebuild or (fresh and bool(old)),
+            failed=tuple(scan.failed), warnings=(*scan.warnings, *scan.skipped),
+            skipped=len(scan.skipped),
+        )  # fmt: skip
 
-    def _unique_ids(
-        self, files: list[Path], manifest: dict[str, dict[str, Any]]
-    ) -> tuple[list[Path], list[str]]:
-        """Files whose document id is unique; a later file repeating an id is left out (its
-        identical passages would share ids with the first file's and overwrite them)."""
-        owner: dict[str, Path] = {}
-        kept: list[Path] = []
-        clashes: list[str] = []
-        for f in files:
-            doc_id = document_info(f, manifest.get(f.name)).id
-            if doc_id in owner:
-                clashes.append(
-                    f"{f.name}: its document id '{doc_id}' is already that of "
-                    f"{owner[doc_id].name}; give it its own id in {self.settings.manifest_name}."
-                )
-                log.error("%s", clashes[-1])
-                continue
-            owner[doc_id] = f
-            kept.append(f)
-        return kept, clashes
+    # -- which generation is read, which is written ------------------------------------------
+    def _pointer(self, rebuild: bool) -> Pointer:
+        try:
+            return self.pointers.read()
+        except CorruptStoreError:
+            if not rebuild:
+                raise
+            return Pointer()  # a damaged pointer: start afresh; every generation goes after
 
-    def _save(self, docs: dict[str, dict[str, Any]]) -> None:
-        self.store.set_state(self.embedder.model_id, CHUNKER_VERSION, docs)
+    def _open_current(self, pointer: Pointer) -> PassageStore | None:
+        if pointer.current is None:
+            return None
+        store = PassageStore(self.settings, self.embedder, pointer.current)
+        store.state()  # a damaged store fails here: CorruptStoreError says `--rebuild`
+        return store
 
-    def _ingest_file(
+    def _stale(self, current: PassageStore) -> bool:
+        state = current.state()
+        built = (state["model"], state["chunker"])
+        stale = bool(state["docs"]) and built != (self.model, CHUNKER_VERSION)
+        if stale:
+            log.warning(
+                "the store was built with model %s, chunker %s; this is %s, chunker %s: "
+                "rebuilding it", *built, self.model, CHUNKER_VERSION,
+            )  # fmt: skip
+        return stale
+
+    def _start(self, pointer: Pointer, fresh: bool, total: int) -> BuildRun:
+        """Go on with the generation a stopped ingest left, when it suits; else a new one."""
+        build = pointer.building
+        if build is not None and self._resumable(build, fresh):
+            log.info("going on with the unfinished generation %s", build.name)
+            run = BuildRun(self.pointers, pointer.current, build)
+            run.save(pid=os.getpid(), host=socket.gethostname(), total=total)
+            return run
+        if build is not None:
+            drop_generation(self.settings, build.name)
+        name = next_name(self.settings, pointer)
+        PassageStore(self.settings, self.embedder, name).set_state(self.model, CHUNKER_VERSION, {})
+        run = BuildRun(self.pointers, pointer.current, new_build(name, fresh, self.model,
+                                                                  CHUNKER_VERSION, total))  # fmt: skip
+        run.save()
+        return run
+
+    def _resumable(self, build: Build, fresh: bool) -> bool:
+        """Same model and chunker, and not copied from a store a rebuild no longer trusts."""
+        if (build.model, build.chunker) != (self.model, CHUNKER_VERSION) or (fresh > build.fresh):
+            return False
+        try:
+            PassageStore(self.settings, self.embedder, build.name).state()
+        except CorruptStoreError as exc:
+            log.warning("the unfinished generation %s is damaged (%s); starting anew", build.name,
+                        exc)  # fmt: skip
+            return False
+        return True
+
+    def _discard_build(self, pointer: Pointer) -> None:
+        """Nothing to change: an unfinished generation left by a stopped ingest goes."""
+        if pointer.building is not None:
+            drop_generation(self.settings, pointer.building.name)
+            self.pointers.write(Pointer(pointer.current, None))
+
+    def _switch(self, pointer: Pointer, target: PassageStore) -> None:
+        """Point readers at the finished generation, then delete every other one."""
+        self.pointers.write(Pointer(target.generation, None))
+        for name in list_generations(self.settings):
+            if name != target.generation:
+                drop_generation(self.settings, name)
+        local_legacy = not self.settings.chroma_host and has_legacy_store(self.settings)
+        if pointer.current == LEGACY or local_legacy:
+            drop_generation(self.settings, LEGACY)
+
+
+class Filler:
+    """Puts every wanted document into the generation being built."""
+
+    def __init__(
         self,
-        path: Path,
-        entry: dict[str, Any] | None,
-        progress: Progress | None,
-        i: int,
-        total: int,
-    ) -> int:
-        src = load_source(path, entry)
-        passages = self.chunker.passages(src)
-        self.store.delete_source(src.info.source)
-        batch = self.settings.write_batch_size
-        for b in range(0, len(passages), batch):
-            part = passages[b : b + batch]
-            self.store.add(part, self.embedder.embed_passages(part))
-            if progress:
-                progress(
-                    min(b + batch, len(passages)), len(passages), f"{path.name} ({i + 1}/{total})"
-                )
-        return len(passages)
+        ingester: Ingester,
+        target: PassageStore,
+        current: PassageStore | None,
+        scan: CorpusScan,
+        counts: Counts,
+        run: BuildRun,
+    ) -> None:
+        self.ingester = ingester
+        self.target = target
+        self.current = current if not run.build.fresh else None  # a fresh build copies nothing
+        self.old: Docs = self.current.state()["docs"] if self.current else {}
+        self.scan = scan
+        self.counts = counts
+        self.run = run
+        state = target.state()
+        wanted = {w.source for w in scan.wanted}
+        self.docs: Docs = {s: d for s, d in state["docs"].items() if s in wanted}
+        self.partial: dict[str, Any] | None = state["partial"]
 
-    def _sweep_orphans(self, docs: dict[str, dict[str, Any]]) -> None:
-        """Remove passages of sources the store no longer records (an interrupted run's)."""
-        expected = sum(int(d.get("n", 0)) for d in docs.values())
-        if self.store.count() == expected:
-            return
-        known = set(docs)
-        stray = {p.source for p in self.store.all_passages()} - known
-        for source in stray:
-            self.store.delete_source(source)
-        if self.store.count() != expected:
+    def fill(self, progress: Progress | None) -> None:
+        keep = set(self.docs)
+        if self.partial and (self.partial["source"], self.partial["sha"]) in {
+            (w.source, w.sha) for w in self.scan.wanted
+        }:
+            keep.add(self.partial["source"])  # goes on from its last recorded batch
+        else:
+            self.partial = None
+        if self.target.count() != sum(int(d["n"]) for d in self.docs.values()):
+            self.target.delete_except(keep)  # removed documents, a stopped run's leftovers
+        total = len(self.scan.wanted)
+        for i, w in enumerate(self.scan.wanted):
+            if self.docs.get(w.source, {}).get("sha") != w.sha:
+                record = self._document(w, progress, f"{w.path.name} ({i + 1}/{total})")
+                if record is not None:
+                    self.docs[w.source] = record
+                    self._record()
+            self.run.save(done=len(self.docs))
+        expected = sum(int(d["n"]) for d in self.docs.values())
+        if self.target.count() != expected:
             raise AssistantError(
-                "the store holds passages its record does not account for; "
-                "run `assistant ingest --rebuild`."
+                f"the new store holds {self.target.count()} passages where its record counts "
+                f"{expected}; run `assistant ingest --rebuild`."
             )
+
+    def _record(self, partial: dict[str, Any] | None = None) -> None:
+        self.target.set_state(self.ingester.model, CHUNKER_VERSION, self.docs, partial)
+
+    def _document(self, w: Wanted, progress: Progress | None, what: str) -> dict[str, Any] | None:
+        """One document into the new generation: copied when unchanged, else embedded. Its
+        record; None when it cannot be read and has no earlier version to keep."""
+        before = self.old.get(w.source)
+        self.docs.pop(w.source, None)  # an earlier version written by a stopped run
+        if before is not None and before.get("sha") == w.sha:
+            return self._copy(w.source, before)
+        try:
+            n, embedded = self._embed(w, progress, what)
+        except IngestError as exc:  # the file went bad: its earlier version stays, if any
+            self.scan.failed.append(str(exc))
+            log.error("%s", exc)
+            return self._copy(w.source, before) if before is not None else None
+        self.counts.embedded += embedded
+        return {"sha": w.sha, "file": w.file_sha, "n": n}
+
+    def _copy(self, source: str, record: dict[str, Any]) -> dict[str, Any]:
+        assert self.current is not None  # only documents of the current store are copied
+        self.target.delete_source(source)
+        self.target.copy_source(self.current, source)
+        return dict(record)
+
+    def _embed(self, w: Wanted, progress: Progress | None, what: str) -> tuple[int, int]:
+        """Parse, cut, embed and write one file batch by batch, each batch recorded; returns
+        its passages and how many of them were embedded now (a resumed file: the rest)."""
+        src = load_source(w.path, w.entry)
+        passages = self.ingester.chunker.passages(src)
+        del src
+        partial = self.partial or {}
+        start = int(partial["done"]) if partial.get("source") == w.source else 0
+        if not start:
+            self.target.delete_source(w.source)
+        batch = self.ingester.settings.write_batch_size
+        embedder = self.ingester.embedder
+        for b in range(start, len(passages), batch):
+            part = passages[b : b + batch]
+            self.target.add(part, embedder.embed_passages(part))
+            done = b + len(part)
+            self._record({"source": w.source, "sha": w.sha, "done": done})
+            if progress:
+                progress(done, len(passages), what)
+        return len(passages), len(passages) - start
+
+
+def _compare(scan: CorpusScan, old: Docs) -> Counts:
+    """What the corpus changes against the last complete store's record."""
+    counts = Counts()
+    for w in scan.wanted:
+        before = old.get(w.source)
+        if before is None:
+            counts.added += 1
+        elif before.get("sha") != w.sha:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    counts.removed = len(set(old) - {w.source for w in scan.wanted})
+    return counts
