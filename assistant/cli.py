@@ -30,7 +30,10 @@ def _assistant(args: argparse.Namespace) -> Any:
 
 
 def _progress_bar() -> Callable[[int, int, str], None]:
+    """One bar per file and stage: characters while it is cut, passages while it is embedded."""
     from tqdm import tqdm
+
+    from assistant.ingest import CUTTING
 
     bars: dict[str, Any] = {}
 
@@ -39,9 +42,9 @@ def _progress_bar() -> Callable[[int, int, str], None]:
         if bar is None:
             for old in bars.values():
                 old.close()
-            bar = bars[what] = tqdm(
-                total=total, desc=escaped(what), unit="passage", file=sys.stderr
-            )
+            unit = "char" if what.startswith(CUTTING) else "passage"
+            bar = bars[what] = tqdm(total=total, desc=escaped(what), unit=unit, file=sys.stderr,
+                                    unit_scale=unit == "char")  # fmt: skip
         bar.update(done - bar.n)
 
     return update

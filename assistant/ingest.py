@@ -47,6 +47,7 @@ from assistant.types import IngestReport
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, what) -> None
+CUTTING = "cutting "  # ``what`` of progress while a file is parsed and cut: done/total characters
 Docs = dict[str, dict[str, Any]]  # source -> {"sha", "file", "n"}
 
 
@@ -286,24 +287,33 @@ class Filler:
 
     def _embed(self, w: Wanted, progress: Progress | None, what: str) -> tuple[int, int]:
         """Parse, cut, embed and write one file batch by batch, each batch recorded; returns
-        its passages and how many of them were embedded now (a resumed file: the rest)."""
+        its passages and how many of them were embedded now (a resumed file: the rest).
+
+        Only the plan of the file (offsets, ids, links) is held whole; passages are made a
+        batch at a time, so a large file costs its text and its plan, not its passages twice.
+        """
         src = load_source(w.path, w.entry)
-        passages = self.ingester.chunker.passages(src)
-        del src
+        chunker = self.ingester.chunker
+        plan = chunker.plan(src, _reading(progress, w.path.name) if progress else None)
         partial = self.partial or {}
         start = int(partial["done"]) if partial.get("source") == w.source else 0
         if not start:
             self.target.delete_source(w.source)
         batch = self.ingester.settings.write_batch_size
         embedder = self.ingester.embedder
-        for b in range(start, len(passages), batch):
-            part = passages[b : b + batch]
+        for b in range(start, len(plan), batch):
+            part = chunker.materialize(src, plan, b, b + batch)
             self.target.add(part, embedder.embed_passages(part))
             done = b + len(part)
             self._record({"source": w.source, "sha": w.sha, "done": done})
             if progress:
-                progress(done, len(passages), what)
-        return len(passages), len(passages) - start
+                progress(done, len(plan), what)
+        return len(plan), len(plan) - start
+
+
+def _reading(progress: Progress, name: str) -> Callable[[int, int], None]:
+    """Progress while a file is cut, in characters (``what`` starts with :data:`CUTTING`)."""
+    return lambda done, total: progress(done, total, f"{CUTTING}{name}")
 
 
 def _compare(scan: CorpusScan, old: Docs) -> Counts:

@@ -32,6 +32,7 @@ from assistant import (
     StoreLockedError,
 )
 from assistant.conversation import check_text
+from assistant.ingest import CUTTING
 from assistant.safe_text import escaped, without_surrogates
 from ui.feedback import Verdict, append_jsonl, feedback_record
 from ui.render import (
@@ -410,7 +411,11 @@ def sync_store(assistant: Assistant) -> str:
     print(f"Checking the store {s.vectorstore_dir} against {s.corpus_dir} …", flush=True)
 
     def progress(done: int, total: int, what: str) -> None:
-        print(f"  embedding {what}: {done}/{total} passages", flush=True)
+        if what.startswith(CUTTING):  # a large file is parsed first: a line per tenth
+            if done == total or done * 10 // max(total, 1) > (done - 1) * 10 // max(total, 1):
+                print(f"  {escaped(what)}: {100 * done // max(total, 1)}%", flush=True)
+            return
+        print(f"  embedding {escaped(what)}: {done}/{total} passages", flush=True)
 
     try:
         report = assistant.ingest(progress=progress)
