@@ -176,10 +176,10 @@ class Ingester:
         if build is not None:
             drop_generation(self.settings, build.name)
         name = next_name(self.settings, pointer)
-        PassageStore(self.settings, self.embedder, name).set_state(self.model, CHUNKER_VERSION, {})
         run = BuildRun(self.pointers, pointer.current, new_build(name, fresh, self.model,
                                                                   CHUNKER_VERSION, total))  # fmt: skip
-        run.save()
+        run.save()  # first: a build that fails from here on is reported, resumed or dropped
+        PassageStore(self.settings, self.embedder, name).set_state(self.model, CHUNKER_VERSION, {})
         return run
 
     def _resumable(self, build: Build, fresh: bool) -> bool:

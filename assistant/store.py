@@ -80,7 +80,7 @@ def make_client(settings: Settings, generation: str = LEGACY) -> Any:
             _forget_failed_system(str(folder))
             raise
     except Exception as exc:  # chromadb raises many kinds; all mean "cannot open"
-        problem = folder_problem(folder, exc)
+        problem = folder_problem(settings.vectorstore_dir, exc)
         if problem is not None:
             raise problem from exc
         raise CorruptStoreError(
@@ -284,7 +284,7 @@ class PassageStore:
         if self.settings.chroma_host:
             if isinstance(exc, httpx.TransportError):
                 return server_unavailable(self.settings, exc)
-        elif (problem := folder_problem(self.folder, exc)) is not None:
+        elif (problem := folder_problem(self.settings.vectorstore_dir, exc)) is not None:
             return problem
         return CorruptStoreError(f"{what} ({exc}); run `assistant ingest --rebuild`.")
 
@@ -300,7 +300,7 @@ class PassageStore:
                 if isinstance(exc, httpx.TransportError):
                     raise server_unavailable(self.settings, exc) from exc
                 raise
-            problem = folder_problem(self.folder, exc)
+            problem = folder_problem(self.settings.vectorstore_dir, exc)
             if problem is not None:
                 raise problem from exc
             raise
