@@ -160,15 +160,15 @@ class Assistant:
         question = validate_question(question, self.settings.max_question_chars)
         hist, _ = trim_history(history, self.settings)
         query = standalone_question(question, hist)
+        k = validate_k(k)
         retriever = self.retriever
-        k = validate_k(k, len(retriever.passages))
         doc_ids = validate_doc_ids(doc_ids, retriever.doc_ids)
         try:
             return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
         except StoreError:
             if (newer := self.newer_retriever(retriever)) is None:
                 raise
-            return newer.search(query, k=min(k, len(newer.passages)), doc_ids=doc_ids, mode=mode)
+            return newer.search(query, k=k, doc_ids=doc_ids, mode=mode)
 
     # -- answers ----------------------------------------------------------------------------
     @cached_property

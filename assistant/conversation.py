@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
 
 History = list[dict[str, str]]
+MAX_K = 500  # most passages one search shows: beyond this it is a dump of the store, not a search
 
 FOLLOW_UP_RE = re.compile(
     r"^(and|but|so|also|then|what about|how about|why|и|а)\b|"
@@ -66,12 +67,12 @@ def check_text(text: str, what: str) -> None:
         )
 
 
-def validate_k(k: object, passages: int) -> int:
-    """How many passages to return, checked against how many the store holds."""
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max(1, passages):
+def validate_k(k: object) -> int:
+    """How many passages to return: 1 to :data:`MAX_K` (a store holding fewer gives all)."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidQuestionError(
-            f"k must be a whole number from 1 to {max(1, passages)} (the passages in the "
-            f"store), not {escaped(str(k))}."
+            f"k must be a whole number from 1 to {MAX_K} (how many passages to show), "
+            f"not {escaped(str(k))}."
         )
     return k
 
@@ -84,7 +85,7 @@ def validate_doc_ids(doc_ids: object, known: list[str]) -> list[str] | None:
         raise InvalidQuestionError("doc_ids must be a list of document ids, or None for all.")
     unknown = [d for d in doc_ids if not isinstance(d, str) or d not in known]
     if unknown:
-        names = ", ".join(repr(escaped(str(d))) for d in unknown)
+        names = ", ".join(f"'{escaped(str(d))}'" for d in unknown)
         raise InvalidQuestionError(
             f"unknown document id {names}; the documents are: {', '.join(known)}."
         )

@@ -18,7 +18,10 @@ from pathlib import Path
 from assistant.errors import DiskFullError, StoreAccessError, StoreError
 
 MB = 1024 * 1024
-MIN_FREE = 200 * MB  # below this a build is likely to fill the disk (Chroma's log, its index)
+MIN_FREE = 20 * MB  # the least worth asking for: Chroma's log and index grow in steps
+# Store bytes per byte of corpus text: each sentence's vector (384 float16 in base64) and the
+# passage's own (HNSW), its metadata and text; measured 60 on our corpus (2.6 MB for 43 KB).
+STORE_PER_TEXT_BYTE = 60
 _FULL_WORDS = ("disk is full", "no space left", "database or disk is full", "quota exceeded")
 _READONLY_WORDS = ("readonly database", "read-only", "readonly", "permission denied")
 _ACCESS = {errno.EACCES, errno.EPERM}
@@ -60,13 +63,14 @@ def disk_full(folder: Path) -> DiskFullError:
     where = _existing(folder)
     free = shutil.disk_usage(where).free
     size = folder_size(folder) if folder.is_dir() else 0
-    want = max(MIN_FREE, size)
-    need = want - free if free < want else want
+    need = max(MIN_FREE, size - free)
     return DiskFullError(
         f"the disk holding the store folder {folder} is full ({_mb(free)} free). Free at least "
-        f"{_mb(need)} on that disk (the store takes {_mb(size)}; a new build needs about as "
-        "much again) and run `assistant ingest` again: it goes on where it stopped, and until "
-        "then answers come from the last complete store."
+        f"{_mb(need)} on that disk, more for new documents (the store takes {_mb(size)}; a "
+        "build writes a new copy beside it, plus about "
+        f"{STORE_PER_TEXT_BYTE} times the size of each new document), then run `assistant "
+        "ingest` again: it goes on where it stopped, and until then answers come from the last "
+        "complete store."
     )
 
 

@@ -309,13 +309,14 @@ class PassageStore:
     def state(self) -> dict[str, Any]:
         """``model``, ``chunker``, ``docs`` ({source: {sha, file, n}}) of what the store holds,
         and ``partial``: the document being written ({source, sha, done}) or None."""
-        meta = self._collection().metadata or {}
-        return {
-            "model": meta.get("model"),
-            "chunker": meta.get("chunker"),
-            "docs": json.loads(meta.get("docs") or "{}"),
-            "partial": json.loads(meta.get("partial") or "null"),
-        }
+        with self._reading():
+            meta = self._collection().metadata or {}
+            return {
+                "model": meta.get("model"),
+                "chunker": meta.get("chunker"),
+                "docs": json.loads(meta.get("docs") or "{}"),
+                "partial": json.loads(meta.get("partial") or "null"),
+            }
 
     def set_state(
         self, model: str, chunker: str, docs: dict[str, Any], partial: dict[str, Any] | None = None
@@ -359,8 +360,9 @@ class PassageStore:
         many (nothing is embedded again)."""
         col, n = other._collection(), 0
         while True:
-            got = col.get(where={"source": source}, limit=batch, offset=n,
-                          include=["embeddings", "metadatas", "documents"])  # fmt: skip
+            with other._reading():
+                got = col.get(where={"source": source}, limit=batch, offset=n,
+                              include=["embeddings", "metadatas", "documents"])  # fmt: skip
             if len(got["ids"]):
                 with self._writing():
                     self._collection().upsert(
@@ -379,13 +381,19 @@ class PassageStore:
             self._collection().delete(where=where)
 
     # -- reading ----------------------------------------------------------------------------
-    def count(self) -> int:
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Chroma's read errors (a malformed database, a missing segment) as a StoreError."""
         try:
-            return int(self._collection().count())
+            yield
         except StoreError:
             raise
         except Exception as exc:
             raise self._unreadable("the store cannot be read", exc) from exc
+
+    def count(self) -> int:
+        with self._reading():
+            return int(self._collection().count())
 
     def all_passages(self, batch: int = 5000) -> list[Passage]:
         """Every passage with its metadata (no vectors), in no particular order."""
@@ -397,7 +405,8 @@ class PassageStore:
         out: list[tuple[Passage, np.ndarray]] = []
         offset = 0
         while True:
-            got = col.get(include=["metadatas", "documents"], limit=batch, offset=offset)
+            with self._reading():
+                got = col.get(include=["metadatas", "documents"], limit=batch, offset=offset)
             for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
                 vectors = decode(str(meta.get(SENTENCE_VECTORS) or ""), self.embedder.dim)
                 out.append((from_metadata(pid, meta, doc), vectors))
@@ -407,7 +416,8 @@ class PassageStore:
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
         """Every passage's embedded text and vector (for benchmarks that imitate them)."""
-        got = self._collection().get(include=["embeddings", "documents"])
+        with self._reading():
+            got = self._collection().get(include=["embeddings", "documents"])
         return list(got["documents"]), np.asarray(got["embeddings"], dtype=np.float32)
 
     def search(
@@ -427,7 +437,8 @@ class PassageStore:
             raise
         except Exception:  # the handle went stale (another process rebuilt the store): look again
             self._cached = self._collection()
-            got = self._cached.query(**query, include=["distances"])
+            with self._reading():
+                got = self._cached.query(**query, include=["distances"])
         # Chroma computes distances in float32; a server sends them as shortest decimals, which
         # parse to a float64 a hair away from the folder's. Through float32 both are the same.
         return [

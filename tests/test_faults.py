@@ -39,6 +39,7 @@ from assistant import (
     Settings,
     cli,
 )
+from assistant.conversation import MAX_K
 from assistant.corpus import load_manifest, load_source
 from assistant.embedding import token_counts
 from assistant.generations import POINTER_FILE, Pointers
@@ -214,7 +215,7 @@ def test_a_full_disk_says_how_much_to_free_and_answers_from_the_last_store(
     shutil.copyfile(PROJECT_ROOT / "corpus" / MCNEAL, tmp_path / MCNEAL)
     # The first store fits in 1.5 MB; the second build copies it and adds a document 3x larger.
     script = f"""
-    mount -t tmpfs -o size=1500k tmpfs "$VS" || exit 99
+    mkdir -p "$VS" && mount -t tmpfs -o size=1500k tmpfs "$VS" || exit 99
     "$PY" -m assistant.cli ingest --quiet || exit 98
     cp "{tmp_path / MCNEAL}" "$CORPUS/"
     "$PY" -m assistant.cli ingest --quiet; echo "ingest-exit=$?" >&2
@@ -520,18 +521,21 @@ def test_unknown_document_ids_and_k_out_of_range_name_the_valid_choices(
             InvalidQuestionError, match=f"unknown document id .*the documents are: {known}"
         ):
             call()
-    n = len(shared.retriever.passages)
-    for k in (-1, 0, n + 1, 10**9):
-        with pytest.raises(InvalidQuestionError, match=rf"k must be a whole number from 1 to {n}"):
+    for k in (-1, 0, MAX_K + 1, 10**9):
+        with pytest.raises(
+            InvalidQuestionError, match=rf"k must be a whole number from 1 to {MAX_K}"
+        ):
             shared.retrieve(SEDOVA_Q, k=k)  # before: -1 gave 24 passages
-    assert len(shared.retrieve(SEDOVA_Q, k=n)) == n
+    n = len(shared.retriever.passages)
+    assert len(shared.retrieve(SEDOVA_Q, k=n + 5)) == n  # a small store gives what it holds
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(shared.settings.corpus_dir))
     monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(shared.settings.vectorstore_dir))
     assert cli.main(["retrieve", SEDOVA_Q, "-k", "-1"]) == 2
     assert cli.main(["ask", SEDOVA_Q, "--doc", "nope"]) == 2
     err = capsys.readouterr().err
     assert (
-        f"from 1 to {n}" in err and f"unknown document id 'nope'; the documents are: {known}" in err
+        f"from 1 to {MAX_K}" in err
+        and f"unknown document id 'nope'; the documents are: {known}" in err
     )
 
 
