@@ -9,18 +9,43 @@ from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from assistant.conversation import History, standalone_question, trim_history, validate_question
+from assistant.citations import SourceTexts
+from assistant.conversation import (
+    History,
+    standalone_question,
+    trim_history,
+    validate_doc_ids,
+    validate_k,
+    validate_question,
+)
 from assistant.embedding import Embedder
-from assistant.errors import CorruptStoreError, EmptyStoreError
-from assistant.ingest import Ingester, Progress, writer_lock
+from assistant.errors import EmptyStoreError, StoreError
+from assistant.generations import Pointer, Pointers, reader_problem
+from assistant.ingest import Ingester, Progress
+from assistant.prompts import BUILDING_NOTE, INTERRUPTED_NOTE
 from assistant.settings import Settings
-from assistant.store import PassageStore, wipe_local_store
+from assistant.store import PassageStore
 from assistant.types import Answer, DocumentSummary, IngestReport, Passage
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
     from assistant.retrieval import Mode, Retriever
+
+
+class NoStore:
+    """What :attr:`Assistant.store` is while no generation of the store is complete."""
+
+    generation = None
+
+    def count(self) -> int:
+        return 0
+
+    def state(self) -> dict[str, Any]:
+        return {"model": None, "chunker": None, "docs": {}, "partial": None}
+
+    def all_passages(self) -> list[Passage]:
+        return []
 
 
 class Assistant:
@@ -34,53 +59,85 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self.pointers = Pointers(self.settings)
+        self.sources = SourceTexts()  # corpus files as they are now, for answer-time checks
         self._lock = threading.Lock()
+        self._store: PassageStore | None = None
         self._retriever: Retriever | None = None
 
     @cached_property
     def embedder(self) -> Embedder:
         return Embedder(self.settings)
 
-    @cached_property
-    def store(self) -> PassageStore:
-        return PassageStore(self.settings, self.embedder)
+    @property
+    def store(self) -> PassageStore | NoStore:
+        """The last complete generation of the store: what answers come from."""
+        return self._view()[1] or NoStore()
+
+    def _view(self) -> tuple[Pointer, PassageStore | None]:
+        """The pointer as it is now and the store it names (reopened when it moved on)."""
+        pointer = self.pointers.read()
+        with self._lock:
+            if pointer.current is None:
+                return pointer, None
+            if self._store is None or self._store.generation != pointer.current:
+                self._store = PassageStore(self.settings, self.embedder, pointer.current)
+            return pointer, self._store
+
+    def store_notes(self) -> list[str]:
+        """What a reader should know about an ingest at work or stopped half-way."""
+        build = self.pointers.read().building
+        if build is None:
+            return []
+        note = BUILDING_NOTE if build.running() else INTERRUPTED_NOTE
+        return [note.format(progress=build.progress())]
 
     # -- ingestion --------------------------------------------------------------------------
     def ingest(self, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
         """Bring the store in line with the corpus folder (see :mod:`assistant.ingest`).
 
-        With ``rebuild``, a local store too damaged to open is deleted and built anew.
+        With ``rebuild``, every document is embedded anew into a new generation, whatever
+        state the old one is in (damaged, half-written, another model's).
         """
-        try:
-            report = Ingester(self.settings, self.store, self.embedder).run(rebuild, progress)
-        except CorruptStoreError:
-            if not rebuild or self.settings.chroma_host:
-                raise
-            with writer_lock(self.settings):
-                wipe_local_store(self.settings)
-            self.__dict__.pop("store", None)  # reopen the emptied folder
-            report = Ingester(self.settings, self.store, self.embedder).run(rebuild, progress)
+        report = Ingester(self.settings, self.embedder, self.pointers).run(rebuild, progress)
         with self._lock:
-            self._retriever = None  # passages changed: reload on next use
+            self._store = None  # the generation changed: reopen on next use
+            self._retriever = None
         return report
 
     # -- retrieval --------------------------------------------------------------------------
     @property
     def retriever(self) -> Retriever:
+        """The index of the last complete generation (loaded again when the pointer moves)."""
+        pointer, store = self._view()
+        if store is None:
+            raise reader_problem(pointer)
         with self._lock:
-            if self._retriever is None:
-                if self.store.count() == 0:
-                    raise EmptyStoreError(
-                        "the store is empty; run `assistant ingest` to build it from corpus/."
-                    )
-                from assistant.index_cache import load_or_build  # bm25s, scipy: only to search
-                from assistant.retrieval import Retriever
-
-                passages, lexical, sentences = load_or_build(self.settings, self.store)
-                self._retriever = Retriever(
-                    self.store, self.embedder, passages, lexical, sentences=sentences
-                )
+            if self._retriever is None or self._retriever.store is not store:
+                self._retriever = self._load(store)
             return self._retriever
+
+    def newer_retriever(self, stale: Retriever) -> Retriever | None:
+        """After a store error: the retriever of a newer generation, if the pointer moved on
+        (an ingest finished and deleted the one ``stale`` reads); None if it did not."""
+        try:
+            fresh = self.retriever
+        except StoreError:
+            return None
+        return fresh if fresh is not stale else None
+
+    def _load(self, store: PassageStore) -> Retriever:
+        if store.count() == 0:
+            raise EmptyStoreError(
+                "the store is empty; run `assistant ingest` to build it from corpus/."
+            )
+        from assistant.index_cache import load_or_build  # bm25s, scipy: only to search
+        from assistant.retrieval import Retriever
+
+        passages, lexical, sentences = load_or_build(self.settings, store)
+        files = {s: str(d.get("file") or "") for s, d in store.state()["docs"].items()}
+        return Retriever(store, self.embedder, passages, lexical, sentences=sentences,
+                         files=files)  # fmt: skip
 
     def documents(self) -> list[DocumentSummary]:
         """The documents in the store, by title, with their passage counts."""
@@ -113,7 +170,15 @@ class Assistant:
         question = validate_question(question, self.settings.max_question_chars)
         hist, _ = trim_history(history, self.settings)
         query = standalone_question(question, hist)
-        return self.retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+        k = validate_k(k)
+        retriever = self.retriever
+        doc_ids = validate_doc_ids(doc_ids, retriever.doc_ids)
+        try:
+            return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+        except StoreError:
+            if (newer := self.newer_retriever(retriever)) is None:
+                raise
+            return newer.search(query, k=k, doc_ids=doc_ids, mode=mode)
 
     # -- answers ----------------------------------------------------------------------------
     @cached_property

@@ -1,26 +1,37 @@
 """The LangChain Runnable: question and history in, a cited Answer out.
 
-prepare (validate, trim history, resolve a follow-up)
+prepare (validate, trim history, take the index of the last complete store, resolve a follow-up)
   -> retrieve (hybrid search, linked notes pulled in)
   -> answer (LLM when configured and reachable, else composed from excerpts)
+  -> verify (every quote against its file on disk now; changed files' citations dropped)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from functools import cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answering import ExcerptAnswerer, Thresholds, idf_function
-from assistant.conversation import standalone_question, trim_history, validate_question
+from assistant.citations import verify_answer
+from assistant.conversation import (
+    standalone_question,
+    trim_history,
+    validate_doc_ids,
+    validate_question,
+)
+from assistant.errors import StoreError
 from assistant.types import Answer, Passage
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
+    from assistant.retrieval import Retriever
+
+_ANSWERER_ATTR = "_excerpt_answerer"  # (retriever, answerer): the latest, on the Assistant
 
 
 def build_chain(assistant: Assistant) -> Runnable[dict[str, Any], Answer]:
@@ -37,24 +48,46 @@ def prepare(assistant: Assistant, inp: dict[str, Any]) -> dict[str, Any]:
     settings = assistant.settings
     question = validate_question(inp.get("question"), settings.max_question_chars)
     history, notes = trim_history(inp.get("history"), settings)
-    _ = assistant.retriever  # an empty or damaged store fails here, before any model is called
+    # an empty, damaged or half-built store fails here, before any model is called; the
+    # question is answered from this one index even if an ingest switches the store meanwhile
+    retriever = assistant.retriever
+    doc_ids = validate_doc_ids(inp.get("doc_ids"), retriever.doc_ids)
+    notes = [*assistant.store_notes(), *notes]
     query = _condense(assistant, question, history)
-    return {**inp, "question": question, "history": history, "query": query, "notes": notes}
+    return {**inp, "question": question, "history": history, "query": query, "notes": notes,
+            "doc_ids": doc_ids, "retriever": retriever}  # fmt: skip
 
 
 def retrieve(assistant: Assistant, state: dict[str, Any]) -> dict[str, Any]:
     """Hybrid search for the standalone question, with the hits' linked notes."""
-    retriever = assistant.retriever
-    hits = retriever.search(
+    retriever: Retriever = state.get("retriever") or assistant.retriever
+    try:
+        hits = _search(assistant, retriever, state)
+    except StoreError:  # an ingest finished and deleted the generation this index reads
+        newer = assistant.newer_retriever(retriever)
+        if newer is None:
+            raise
+        retriever = newer
+        hits = _search(assistant, retriever, state)
+    return {**state, "retriever": retriever, "passages": hits, "linked": _linked(retriever, hits)}
+
+
+def _search(assistant: Assistant, retriever: Retriever, state: dict[str, Any]) -> list[Passage]:
+    return retriever.search(
         state["query"], k=assistant.settings.top_k, doc_ids=state.get("doc_ids"),
         mode=state.get("mode") or "hybrid",
     )  # fmt: skip
-    return {**state, "passages": hits, "linked": _linked(retriever, hits)}
 
 
 def answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
-    """The answer for a retrieved state, with the preparation's notes in front."""
-    ans = _answer(assistant, state)
+    """The answer for a retrieved state, checked against the files on disk, with the
+    preparation's notes in front."""
+    return _finished(assistant, state, _answer(assistant, state))
+
+
+def _finished(assistant: Assistant, state: dict[str, Any], ans: Answer) -> Answer:
+    retriever = state.get("retriever") or assistant.retriever
+    ans = verify_answer(ans, retriever.files, assistant.sources)
     return replace(ans, notes=[*state["notes"], *ans.notes])
 
 
@@ -66,12 +99,9 @@ def stream(assistant: Assistant, inp: dict[str, Any]) -> Iterator[str | Answer]:
         return
     from assistant.llm import stream_answer_with_llm
 
-    for item in stream_answer_with_llm(assistant, state, excerpt_answerer(assistant)):
-        yield (
-            replace(item, notes=[*state["notes"], *item.notes])
-            if isinstance(item, Answer)
-            else item
-        )
+    fallback = excerpt_answerer(assistant, state["retriever"])
+    for item in stream_answer_with_llm(assistant, state, fallback):
+        yield _finished(assistant, state, item) if isinstance(item, Answer) else item
 
 
 def _linked(retriever: Any, hits: list[Passage]) -> list[Passage]:
@@ -97,14 +127,14 @@ def _answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
     if assistant.settings.answerer == "llm":
         from assistant.llm import answer_with_llm
 
-        return answer_with_llm(assistant, state, excerpt_answerer(assistant))
+        return answer_with_llm(assistant, state, excerpt_answerer(assistant, state["retriever"]))
     return excerpt_answer(assistant, state)
 
 
 def excerpt_answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
     """The default answerer applied to a prepared, retrieved state."""
     passages = [*state["passages"], *notes_of_top(state)]
-    return excerpt_answerer(assistant).answer(
+    return excerpt_answerer(assistant, state.get("retriever")).answer(
         state["question"], state["query"], passages, state["linked"]
     )
 
@@ -114,13 +144,19 @@ def notes_of_top(state: dict[str, Any]) -> list[Passage]:
     return list(state["linked"][:4])
 
 
-def excerpt_answerer(assistant: Assistant) -> ExcerptAnswerer:
-    return _excerpt_answerer_for(id(assistant.retriever), assistant)
+def excerpt_answerer(assistant: Assistant, retriever: Retriever | None = None) -> ExcerptAnswerer:
+    """The default answerer over ``retriever`` (the assistant's current one by default),
+    kept on the assistant while its retriever is the same."""
+    retriever = retriever or assistant.retriever
+    held = getattr(assistant, _ANSWERER_ATTR, None)
+    if held is not None and held[0] is retriever:
+        return held[1]
+    made = _make_excerpt_answerer(assistant, retriever)
+    setattr(assistant, _ANSWERER_ATTR, (retriever, made))
+    return made
 
 
-@cache
-def _excerpt_answerer_for(_key: int, assistant: Assistant) -> ExcerptAnswerer:
-    retriever = assistant.retriever
+def _make_excerpt_answerer(assistant: Assistant, retriever: Retriever) -> ExcerptAnswerer:
     embedder = assistant.embedder
     idf = idf_function(dict(retriever.lexical.doc_freq), max(1, retriever.lexical.size))
 

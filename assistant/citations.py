@@ -1,15 +1,119 @@
-"""Citations: verbatim quotes with offsets, numbered in order of first use, checked on disk."""
+"""Citations: verbatim quotes with offsets, numbered in order of first use, checked on disk.
+
+Every answer is checked when it is made (:func:`verify_answer`): each citation's quote must be
+``source[start:end]`` of the file as it is on disk now, and that file must be the one ingested
+(same sha256). A citation that fails is dropped with the sentences resting on it, and the
+answer says the store is stale; the files are kept in memory (:class:`SourceTexts`) and read
+again only when they change.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.corpus import read_source, resolve_source
-from assistant.types import Citation, Passage
+from assistant.corpus import decode_source, read_source, resolve_source
+from assistant.errors import IngestError
+from assistant.prompts import STALE_ANSWER, STALE_NOTE
+from assistant.types import Answer, Citation, Passage
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
+MARKER_RUN_RE = re.compile(r"(?:\s*\[\d{1,3}\])+[.,;:!?…\"”»)]*")
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A corpus file as read: its text and the sha256 of its bytes."""
+
+    text: str
+    sha256: str
+
+
+class SourceTexts:
+    """Corpus files as they are on disk, each read once and again only when it changes (its
+    size, modification time or inode). Owned by one Assistant; safe across threads."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[tuple[int, int, int], SourceText]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: str) -> SourceText | None:
+        """The file now, or None when it is gone or unreadable."""
+        path = resolve_source(source)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+        with self._lock:
+            held = self._files.get(source)
+        if held is not None and held[0] == key:
+            return held[1]
+        try:
+            data = path.read_bytes()
+            read = SourceText(decode_source(data, path.name, warn=False),
+                              hashlib.sha256(data).hexdigest())  # fmt: skip
+        except (OSError, IngestError):
+            return None
+        with self._lock:
+            self._files[source] = (key, read)
+        return read
+
+
+def verify_answer(answer: Answer, files: Mapping[str, str], sources: SourceTexts) -> Answer:
+    """``answer`` without the citations whose file changed since it was ingested (``files``:
+    source -> sha256 as ingested, "" when unknown) or whose quote is no longer there; the
+    sentences citing only those go too, and a note (or, with nothing left, the text) says the
+    store is stale. See-also passages that no longer match their file are left out as well."""
+    bad = [c for c in answer.citations if not _current(c.source, c.start, c.quote, files, sources)]
+    see_also = [p for p in answer.see_also if _current(p.source, p.start, p.text, files, sources)]
+    if not bad:
+        return replace(answer, see_also=see_also) if see_also != answer.see_also else answer
+    names = ", ".join(sorted({Path(c.source).name for c in bad}))
+    text = _without_markers(answer.text, {c.n for c in bad})
+    text, citations = renumber(text, [c for c in answer.citations if c not in bad])
+    if not citations:
+        return replace(answer, text=STALE_ANSWER.format(files=names), citations=[],
+                       abstained=True, see_also=see_also)  # fmt: skip
+    note = STALE_NOTE.format(files=names, count=len(bad))
+    return replace(answer, text=text, citations=citations, see_also=see_also,
+                   notes=[*answer.notes, note])  # fmt: skip
+
+
+def _current(
+    source: str, start: int, quote: str, files: Mapping[str, str], sources: SourceTexts
+) -> bool:
+    now = sources.get(source)
+    if now is None:
+        return False
+    ingested = files.get(source, "")
+    if ingested and now.sha256 != ingested:
+        return False
+    return now.text[start : start + len(quote)] == quote
+
+
+def _without_markers(text: str, dropped: set[int]) -> str:
+    """``text`` without the stretches whose markers all name a dropped citation.
+
+    A stretch runs from the end of one run of markers to the end of the next (with the
+    punctuation just after it): the excerpt answerer's window and its ``[n]``, or the LLM's
+    sentence ``Claim [1].``. A stretch citing others as well keeps them.
+    """
+    kept: list[str] = []
+    pos = 0
+    for m in MARKER_RUN_RE.finditer(text):
+        stretch = text[pos : m.end()]
+        pos = m.end()
+        if {int(n) for n in MARKER_RE.findall(m.group(0))} <= dropped:
+            continue
+        kept.append(stretch)
+    kept.append(text[pos:])
+    return "".join(kept).strip()
 
 
 @lru_cache(maxsize=64)

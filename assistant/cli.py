@@ -1,4 +1,8 @@
-"""The ``assistant`` command: ingest, retrieve, ask, chat, eval, bench, ui."""
+"""The ``assistant`` command: ingest, retrieve, ask, chat, eval, bench, ui.
+
+What it prints from documents, models or the user is escaped (:mod:`assistant.safe_text`):
+control characters and escape sequences show as ``\x1b``, never reach the terminal raw.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.render import format_answer
+from assistant.safe_text import UNSAFE_RE, escaped
 
 EXAMPLE_QUESTION = "Why did Trotsky write to Krupskaya in May 1927?"
 CHAT_INTRO = (
@@ -40,22 +45,31 @@ def _ingest(a: Any, rebuild: bool = False, quiet: bool = False) -> Any:
     with IngestBar(quiet) as bar:
         report = a.ingest(rebuild=rebuild, progress=bar)
     for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    print(report.summary())
+        print(f"warning: {escaped(w)}", file=sys.stderr)
+    print(escaped(report.summary()))
     return report
+
+
+def json_text(value: Any) -> str:
+    """JSON for the terminal: C1 controls, bidi overrides and lone surrogates escaped as
+    ``\\uXXXX`` too (``json`` escapes only C0 controls when it keeps non-ASCII text)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
     a = _assistant(args)
     hits = a.retrieve(args.question, k=args.k, doc_ids=args.doc or None, mode=args.mode)
     if args.json:
-        print(json.dumps([{k: v for k, v in h.to_dict().items() if k != "embed_text"} for h in hits],
-                         ensure_ascii=False, indent=2))  # fmt: skip
+        print(
+            json_text([{k: v for k, v in h.to_dict().items() if k != "embed_text"} for h in hits])
+        )
         return 0
     for i, h in enumerate(hits, 1):
-        print(f"{i:2}. [{h.score:.3f}] {h.title} — {h.section or '(no section)'} ({h.kind})")
-        print(f"    {h.source}:{h.start}-{h.end}")
-        print("    " + " ".join(h.text.split())[:300])
+        where = escaped(f"{h.title} — {h.section or '(no section)'}")
+        print(f"{i:2}. [{h.score:.3f}] {where} ({h.kind})")
+        print(f"    {escaped(h.source)}:{h.start}-{h.end}")
+        print("    " + escaped(" ".join(h.text.split())[:300]))
     return 0
 
 
@@ -63,23 +77,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
     a = _assistant(args)
     ans = a.ask(args.question, doc_ids=args.doc or None)
     if args.json:
-        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
+        print(json_text(ans.to_dict()))
     else:
         print(format_answer(ans, width=_width()))
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    """A chat in the terminal; a line that cannot be answered (bad bytes, a store error) is
+    an error message, and the conversation goes on with its history."""
     from assistant.terminal import ChatInput
 
     a = _assistant(args)
     history: list[dict[str, str]] = []
+    if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 arrive as surrogates
+        sys.stdin.reconfigure(errors="surrogateescape")
     print(CHAT_INTRO)
     for q in ChatInput(a.settings.chat_history_path):
         try:
             ans = a.ask(q, history=history, doc_ids=args.doc or None)
         except AssistantError as exc:
-            print(f"error: {exc}")
+            print(f"error: {escaped(str(exc))}")
             continue
         print(format_answer(ans, width=_width()) + "\n")
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
@@ -94,7 +112,7 @@ def _width() -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from ui.app import launch
 
-    launch(host=args.host, port=args.port)
+    launch(host=args.host, port=args.port, insecure_public=args.insecure_public)
     return 0
 
 
@@ -163,6 +181,9 @@ def _session_commands(sub: Any) -> None:
                        "filter, feedback per answer, and the JSON endpoint /answer.")  # fmt: skip
     s.add_argument("--host", default=None, help="address to bind (setting ui_host)")
     s.add_argument("--port", type=int, default=None, help="port (setting ui_port)")
+    s.add_argument("--insecure-public", action="store_true",
+                   help="serve beyond loopback without ASSISTANT_UI_AUTH (anyone who reaches "
+                   "the port can use the page)")  # fmt: skip
     s.set_defaults(func=cmd_ui)
 
     s = sub.add_parser("run", help="ingest, then answer a sample question",
@@ -197,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escaped(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

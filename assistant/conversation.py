@@ -13,11 +13,13 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from assistant.errors import InvalidQuestionError
+from assistant.safe_text import escaped, first_surrogate
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
 
 History = list[dict[str, str]]
+MAX_K = 500  # most passages one search shows: beyond this it is a dump of the store, not a search
 
 FOLLOW_UP_RE = re.compile(
     r"^(and|but|so|also|then|what about|how about|why|и|а)\b|"
@@ -38,6 +40,7 @@ def validate_question(question: object, max_chars: int) -> str:
     """The question stripped, or InvalidQuestionError saying what is wrong with it."""
     if not isinstance(question, str):
         raise InvalidQuestionError("the question must be text; type a question.")
+    check_text(question, "the question")
     q = question.strip()
     if not q:
         raise InvalidQuestionError("the question is empty; type a question about the documents.")
@@ -51,6 +54,42 @@ def validate_question(question: object, max_chars: int) -> str:
             "Shorten it (ask one thing at a time)."
         )
     return q
+
+
+def check_text(text: str, what: str) -> None:
+    """InvalidQuestionError if ``text`` holds bytes that were not UTF-8 (lone surrogates, as
+    Python decodes them from arguments and terminals) or a code point no encoder accepts."""
+    i = first_surrogate(text)
+    if i is not None:
+        raise InvalidQuestionError(
+            f"{what} is not valid UTF-8 text: character {i + 1} is the undecodable byte or lone "
+            f"surrogate {escaped(text[i])}; type it again in UTF-8."
+        )
+
+
+def validate_k(k: object) -> int:
+    """How many passages to return: 1 to :data:`MAX_K` (a store holding fewer gives all)."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidQuestionError(
+            f"k must be a whole number from 1 to {MAX_K} (how many passages to show), "
+            f"not {escaped(str(k))}."
+        )
+    return k
+
+
+def validate_doc_ids(doc_ids: object, known: list[str]) -> list[str] | None:
+    """The document ids to search (None: all), each checked to be one the store holds."""
+    if doc_ids is None:
+        return None
+    if isinstance(doc_ids, str) or not isinstance(doc_ids, list | tuple):
+        raise InvalidQuestionError("doc_ids must be a list of document ids, or None for all.")
+    unknown = [d for d in doc_ids if not isinstance(d, str) or d not in known]
+    if unknown:
+        names = ", ".join(f"'{escaped(str(d))}'" for d in unknown)
+        raise InvalidQuestionError(
+            f"unknown document id {names}; the documents are: {', '.join(known)}."
+        )
+    return list(doc_ids) or None
 
 
 def trim_history(history: History | None, settings: Settings) -> tuple[History, list[str]]:
@@ -69,6 +108,8 @@ def trim_history(history: History | None, settings: Settings) -> tuple[History, 
                 f"history message {i} must be {{'role': 'user'|'assistant', 'content': str}}."
             )
         content = msg.get("content")
+        if isinstance(content, str):
+            check_text(content, f"history message {i}")
         if isinstance(content, str) and content.strip():
             clean.append({"role": str(msg["role"]), "content": content[:cap]})
             lengths.append(len(content))

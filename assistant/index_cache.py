@@ -7,7 +7,10 @@ So the first open writes them to disk (see :func:`cache_folder`) under a key mad
 (its recorded documents, chunker and model, its passage count, the tokeniser's version); later
 opens read them back while the key still matches. Any ingest that changes the store changes the
 key, so a stale copy is never used. The store remains the only source of truth: a missing,
-unreadable or stale copy is rebuilt from it, never trusted.
+unreadable or stale copy is rebuilt from it, never trusted. Every file of a copy is listed with
+its sha256 in ``checksums.json``, written last; a copy whose files do not match (damaged on
+disk, or edited by hand: a passage's text changed there would otherwise be quoted as verbatim)
+is deleted, rebuilt from the store and written again.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from assistant.types import Passage
 log = logging.getLogger(__name__)
 
 PASSAGES_FILE = "passages.jsonl"
+CHECKSUMS_FILE = "checksums.json"
 
 
 def store_key(store: PassageStore, expansion: str = "") -> str:
     """What the store holds (and the lexical index's expansion), as a short hash: equal keys,
     equal indexes."""
-    content = {"state": store.state(), "count": store.count(), "lexical": LEXICAL_VERSION}
+    state = {k: v for k, v in store.state().items() if k != "partial"}
+    content = {"state": state, "count": store.count(), "lexical": LEXICAL_VERSION,
+               "generation": store.generation}  # fmt: skip
     if expansion:
         content["expansion"] = expansion
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:24]
@@ -67,8 +73,9 @@ def load_or_build(settings: Settings, store: PassageStore) -> Index:
     if saved.is_dir():
         try:
             return _read(saved)
-        except Exception as exc:  # any damage at all: rebuild from the store
+        except Exception as exc:  # any damage at all: rebuild from the store, write it anew
             log.warning("index cache %s unreadable (%s); rebuilding it from the store", saved, exc)
+            shutil.rmtree(saved, ignore_errors=True)
     # document order: the retriever's order (neighbours, previous sentence) and the BM25 rows'
     records = sorted(store.read_all(), key=lambda r: (r[0].source, r[0].start))
     passages = [p for p, _ in records]
@@ -83,6 +90,7 @@ def load_or_build(settings: Settings, store: PassageStore) -> Index:
 
 
 def _read(saved: Path) -> Index:
+    _check(saved)
     passages = []
     with (saved / PASSAGES_FILE).open(encoding="utf-8") as f:
         for line in f:
@@ -107,6 +115,8 @@ def _write(folder: Path, key: str, index: Index) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     lexical.save(tmp)
     sentences.save(tmp)
+    sums = {str(f.relative_to(tmp)): _sha256(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
+    (tmp / CHECKSUMS_FILE).write_text(json.dumps(sums, sort_keys=True), encoding="utf-8")
     try:
         tmp.rename(folder / key)
     except OSError:  # another process put the same key in place first
@@ -114,3 +124,22 @@ def _write(folder: Path, key: str, index: Index) -> None:
     for old in folder.iterdir():  # copies for what the store held before
         if old.name != key and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _check(saved: Path) -> None:
+    """Every file of a saved copy is there and unchanged, and nothing was added."""
+    sums = json.loads((saved / CHECKSUMS_FILE).read_text(encoding="utf-8"))
+    present = {str(f.relative_to(saved)) for f in saved.rglob("*") if f.is_file()}
+    if present - {CHECKSUMS_FILE} != set(sums):
+        raise ValueError("files were added to or removed from the copy")
+    for name, digest in sums.items():
+        if _sha256(saved / name) != digest:
+            raise ValueError(f"{name} does not match its checksum")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

@@ -3,6 +3,7 @@
     excerpts numbered 1..n (the retrieved passages, then two linked notes), inside <excerpts>
       -> chat model (OpenAI-compatible server or Ollama; an injected model in tests)
       -> check: [n] naming no excerpt dropped, quotes verified verbatim (else unquoted),
+         a citation of an excerpt sharing no content word with its sentence dropped,
          uncited sentences left out, citations built from exact source spans, renumbered 1, 2, 3
       -> backend down, slow or talking garbage, or an answer citing nothing:
          the default answerer's answer, with a note saying why
@@ -35,6 +36,7 @@ from assistant.prompts import (
     CANNOT_ANSWER,
     CONDENSE_PROMPT,
     LLM_FALLBACK_NOTE,
+    UNSUPPORTED_NOTE,
 )
 from assistant.sentences import sentence_spans
 from assistant.settings import Settings
@@ -252,18 +254,25 @@ def check_reply(
 ) -> tuple[str, list[Citation], list[str]]:
     """The reply's text, citations and notes once every claim is tied to a verbatim span.
 
-    A sentence is kept only if one of its markers names a given excerpt; a quotation is kept
-    only if it is found word for word in an excerpt its sentence cites.
+    A sentence is kept only if one of its markers names a given excerpt that shares a content
+    word with it (a word beyond stop words: "[1]" on a made-up claim supports nothing); a
+    quotation is kept only if it is found word for word in an excerpt its sentence cites.
     """
     kept: list[str] = []
     quotes: dict[int, list[tuple[int, int]]] = {}
     claims: dict[int, list[str]] = {}
     invented: set[int] = set()
-    dropped = unquoted = 0
+    dropped = unquoted = unsupported = 0
+    words = {n: set(tokenize(p.text)) for n, p in excerpts.items()}
     for gap, sentence in _sentences(reply):
         markers = [int(m) for m in MARKER_RE.findall(sentence)]
-        valid = list(dict.fromkeys(n for n in markers if n in excerpts))
+        named = list(dict.fromkeys(n for n in markers if n in excerpts))
         invented |= {n for n in markers if n not in excerpts}
+        valid = _supporting(sentence, named, words)
+        if named and not valid:
+            unsupported += 1
+            continue
+        sentence = _only_markers(sentence, valid, excerpts)
         if not valid:
             bare = MARKER_RE.sub("", sentence).strip()
             if _is_cannot_answer(bare):  # states a gap, claims nothing: needs no citation
@@ -282,11 +291,27 @@ def check_reply(
         for n in claims
     ]
     text, citations = renumber("".join(kept), citations)
-    return text, citations, _notes(invented, dropped, unquoted)
+    return text, citations, _notes(invented, dropped, unquoted, unsupported)
 
 
-def _notes(invented: set[int], dropped: int, unquoted: int) -> list[str]:
+def _supporting(sentence: str, named: list[int], words: dict[int, set[str]]) -> list[int]:
+    """The cited excerpts that share a content word with the sentence (quotes included)."""
+    claim = set(tokenize(MARKER_RE.sub(" ", sentence)))
+    return [n for n in named if claim & words[n]]
+
+
+def _only_markers(sentence: str, keep: list[int], excerpts: Excerpts) -> str:
+    """The sentence without markers of given excerpts that do not support it."""
+    return MARKER_RE.sub(
+        lambda m: m.group(0) if int(m.group(1)) in keep or int(m.group(1)) not in excerpts else "",
+        sentence,
+    )
+
+
+def _notes(invented: set[int], dropped: int, unquoted: int, unsupported: int = 0) -> list[str]:
     notes = []
+    if unsupported:
+        notes.append(UNSUPPORTED_NOTE.format(count=unsupported))
     if invented:
         notes.append(INVENTED_NOTE.format(markers=", ".join(f"[{n}]" for n in sorted(invented))))
     if dropped:

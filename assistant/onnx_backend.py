@@ -210,6 +210,7 @@ def ensure_onnx_model(model_dir: Path, cache_dir: Path, quantize: bool) -> Path:
 
     from filelock import FileLock
 
+    quiet_onnxruntime()  # the export's optimiser and quantiser make sessions of their own
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         (target / ONNX_SUBDIR).mkdir(parents=True, exist_ok=True)
@@ -231,8 +232,18 @@ def ensure_onnx_model(model_dir: Path, cache_dir: Path, quantize: bool) -> Path:
     return target
 
 
+def quiet_onnxruntime() -> None:
+    """Turn ONNX Runtime's telemetry events off (with ``ORT_DISABLE_TELEMETRY``, which
+    :mod:`assistant.settings` sets, nothing is queued or sent; this holds even if it was unset)."""
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
+
+
 def _session(onnx_file: Path, threads: int) -> ort.InferenceSession:
     import onnxruntime as ort
+
+    quiet_onnxruntime()
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -3,6 +3,11 @@
 A passage's ``text`` is always ``source[start:end]``; its ``embed_text`` (what the model and the
 lexical index read) is the section title followed by the cleaned text of its sentences, and
 never exceeds the model's 256 word pieces.
+
+A file is cut in two steps, so that a large one need not be held as passages all at once:
+:meth:`Chunker.plan` finds where every passage lies, its id and its links to notes (offsets and
+ids only, reporting progress as it goes), and :meth:`Chunker.materialize` makes the passages of
+one stretch of the plan, text and all, as an ingest writes them batch by batch.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from assistant.corpus import SourceFile
 from assistant.embedding import MODEL_MAX_TOKENS
@@ -22,8 +27,36 @@ from assistant.types import Passage
 CHUNKER_VERSION = "7"
 SECTION_TOKENS = 40  # most word pieces the section-title prefix may take
 MERGE_TARGET = 0.6  # short paragraphs of a section are merged up to this share of the budget
+PROGRESS_EVERY = 500  # blocks between two progress reports while a file is cut
 
 Counter = Callable[[Sequence[str]], list[int]]
+PlanProgress = Callable[[int, int], None]  # (characters cut so far, characters in the file)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What a passage takes from the block it starts in."""
+
+    kind: str
+    section: str
+    note_label: str
+    note_kind: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a file's passages lie, without their texts: for passage ``i``, what it takes
+    from its first block, its sentences, its id and the ids of the notes and passages it
+    links. The blocks themselves (a large file has a hundred thousand) are not kept."""
+
+    heads: list[Head]
+    groups: list[tuple[int, list[Unit]]]
+    ids: list[str]
+    notes: dict[int, tuple[str, ...]]
+    refs: dict[int, tuple[str, ...]]
+
+    def __len__(self) -> int:
+        return len(self.groups)
 
 
 class Chunker:
@@ -35,24 +68,47 @@ class Chunker:
 
     def passages(self, src: SourceFile) -> list[Passage]:
         """All passages of a source file, in document order, notes linked both ways."""
+        plan = self.plan(src)
+        return self.materialize(src, plan, 0, len(plan))
+
+    def plan(self, src: SourceFile, progress: PlanProgress | None = None) -> Plan:
+        """Where every passage of a source file lies, with its id and links (no texts)."""
         text = src.text
         blocks = parse(text, src.info.kind)
-        groups = self._group(text, blocks)
-        passages: list[Passage] = []
+        groups = self._group(text, blocks, progress)
         owner: dict[int, list[int]] = {}  # block index -> passage indexes
-        for block_ids, units in groups:
-            first = blocks[block_ids[0]]
-            idx = len(passages)
-            passages.append(self._passage(src, first, units, idx))
+        ids: list[str] = []
+        for idx, (block_ids, units) in enumerate(groups):
+            start, end = units[0].start, units[-1].end
+            ids.append(passage_id(src.info.id, text, start, end))
             for b in block_ids:
                 owner.setdefault(b, []).append(idx)
-        return _link(passages, blocks, owner)
+        spans = [(units[0].start, units[-1].end) for _, units in groups]
+        notes, refs = _link(spans, ids, blocks, owner)
+        heads: dict[int, int] = {}  # block index -> position in the plan's heads
+        for block_ids, _ in groups:
+            heads.setdefault(block_ids[0], len(heads))
+        kept = [_head(blocks[b]) for b in heads]
+        return Plan(kept, [(heads[b[0]], units) for b, units in groups], ids, notes, refs)
 
-    def _group(self, text: str, blocks: list[Block]) -> list[tuple[list[int], list[Unit]]]:
+    def materialize(self, src: SourceFile, plan: Plan, start: int, stop: int) -> list[Passage]:
+        """Passages ``start`` to ``stop`` (exclusive) of ``plan``, made from the file's text."""
+        out = []
+        for i in range(start, min(stop, len(plan))):
+            head, units = plan.groups[i]
+            p = self._passage(src, plan.heads[head], units, i)
+            out.append(_with_links(p, plan.notes.get(i, ()), plan.refs.get(i, ())))
+        return out
+
+    def _group(
+        self, text: str, blocks: list[Block], progress: PlanProgress | None = None
+    ) -> list[tuple[list[int], list[Unit]]]:
         """Pack sentences: long blocks split evenly, short neighbours of one section merged."""
         out: list[tuple[list[int], list[Unit]]] = []
         out_tokens: list[int] = []  # word pieces of each group, counted once per sentence
         for i, b in enumerate(blocks):
+            if progress and i % PROGRESS_EVERY == 0:
+                progress(b.start, len(text))
             if b.kind == "heading":
                 continue
             units = [u for s, e in b.segments for u in sentence_spans(text, s, e)]
@@ -70,6 +126,8 @@ class Chunker:
             for piece in _even_pieces(units, sizes, self.max_tokens):
                 out.append(([i], piece))
                 out_tokens.append(sum(size_of[u] for u in piece))
+        if progress:
+            progress(len(text), len(text))
         return out
 
     def _mergeable(self, prev: Block, b: Block, merged_tokens: int) -> bool:
@@ -96,7 +154,7 @@ class Chunker:
                 out_s.append(self.count([clean(text[piece.start : piece.end])])[0])
         return out_u, out_s
 
-    def _passage(self, src: SourceFile, block: Block, units: list[Unit], order: int) -> Passage:
+    def _passage(self, src: SourceFile, block: Head, units: list[Unit], order: int) -> Passage:
         text = src.text
         start, end = units[0].start, units[-1].end
         sentences = [clean(text[u.start : u.end]) for u in units]
@@ -104,9 +162,8 @@ class Chunker:
         section = block.section
         info = src.info
         raw = text[start:end]
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:10]
         return Passage(
-            id=f"{info.id}:{start}-{end}:{digest}",
+            id=passage_id(info.id, text, start, end),
             doc_id=info.id,
             title=info.title,
             section=section,
@@ -175,27 +232,37 @@ def _even_pieces(units: list[Unit], sizes: list[int], budget: int) -> list[list[
     return [p for p in pieces if p]
 
 
+def _head(b: Block) -> Head:
+    return Head(b.kind, b.section, b.note_label, b.note_kind)
+
+
+def passage_id(doc_id: str, text: str, start: int, end: int) -> str:
+    """``<doc>:<start>-<end>:<hash of the text>``: the same text at the same place, the same id."""
+    digest = hashlib.sha256(text[start:end].encode("utf-8")).hexdigest()[:10]
+    return f"{doc_id}:{start}-{end}:{digest}"
+
+
 def _link(
-    passages: list[Passage], blocks: list[Block], owner: dict[int, list[int]]
-) -> list[Passage]:
+    spans: list[tuple[int, int]], ids: list[str], blocks: list[Block], owner: dict[int, list[int]]
+) -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[str, ...]]]:
     """Body passages list the notes their markers cite; notes list the passages citing them."""
     notes: dict[int, list[str]] = {}
     refs: dict[int, list[str]] = {}
     for bi, block in enumerate(blocks):
         for pos, target in block.links:
-            citing = [p for p in owner.get(bi, []) if passages[p].start <= pos < passages[p].end]
+            citing = [p for p in owner.get(bi, []) if spans[p][0] <= pos < spans[p][1]]
             cited = owner.get(target, [])
             if not citing or not cited:
                 continue
             for p in citing:
-                notes.setdefault(p, []).extend(passages[c].id for c in cited[:1])
+                notes.setdefault(p, []).extend(ids[c] for c in cited[:1])
             for c in cited:
-                refs.setdefault(c, []).extend(passages[p].id for p in citing)
-    return [
-        replace(
-            p,
-            notes=tuple(dict.fromkeys(notes.get(i, []))),
-            refs=tuple(dict.fromkeys(refs.get(i, []))),
-        )
-        for i, p in enumerate(passages)
-    ]
+                refs.setdefault(c, []).extend(ids[p] for p in citing)
+    return (
+        {i: tuple(dict.fromkeys(v)) for i, v in notes.items()},
+        {i: tuple(dict.fromkeys(v)) for i, v in refs.items()},
+    )
+
+
+def _with_links(p: Passage, notes: tuple[str, ...], refs: tuple[str, ...]) -> Passage:
+    return replace(p, notes=notes, refs=refs) if notes or refs else p

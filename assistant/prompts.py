@@ -6,6 +6,27 @@ LLM_FALLBACK_NOTE = (
     "The language model could not be reached ({reason}); this answer was composed from the "
     "excerpts instead."
 )
+BUILDING_NOTE = (
+    "An ingest is writing a new version of the store ({progress} so far); this answer comes "
+    "from the last complete version."
+)
+INTERRUPTED_NOTE = (
+    "The store is incomplete: an ingest stopped after {progress}. This answer comes from the "
+    "last complete version; run `assistant ingest` to finish it."
+)
+STALE_NOTE = (
+    "The store is stale: {files} changed since it was ingested, so {count} citation(s) no longer "
+    "match the file and were left out, with the sentences resting on them. Run `assistant "
+    "ingest` to bring the store up to date."
+)
+STALE_ANSWER = (
+    "The store is stale: the excerpts that answer this come from {files}, which changed since it "
+    "was ingested, so they cannot be quoted. Run `assistant ingest` and ask again."
+)
+UNSUPPORTED_NOTE = (
+    "{count} sentence(s) of the language model's answer shared no word (beyond stop words) with "
+    "the excerpt it cited; unsupported, they were left out."
+)
 HISTORY_TRIMMED_NOTE = (
     "Only the last {limit} messages of the chat were used ({dropped} older ones left out)."
 )

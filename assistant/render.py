@@ -2,6 +2,10 @@
 
 Markup is removed and note markers become superscript digits (:mod:`assistant.markup`);
 each source gives its document, author, date, section, the quote and where it is in its file.
+
+Everything that comes from a document, a model or the user passes through
+:func:`assistant.safe_text.escaped` (in :func:`_fill`): an escape sequence in a corpus file shows
+as ``\\x1b[2J``, it does not clear the screen.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import re
 import textwrap
 
 from assistant.markup import plain_text
+from assistant.safe_text import escaped
 from assistant.types import Answer, Citation, Passage
 
 QUOTE_INDENT = "    "
@@ -43,7 +48,7 @@ def source_lines(c: Citation, width: int | None = 100) -> list[str]:
     return [
         _fill(head, width, "", QUOTE_INDENT),
         _fill(quote, width, QUOTE_INDENT, QUOTE_INDENT),
-        f"{QUOTE_INDENT}{where}",
+        f"{QUOTE_INDENT}{escaped(where)}",
     ]
 
 
@@ -65,6 +70,7 @@ def see_also_line(p: Passage, chars: int = 200) -> str:
 
 
 def _fill(text: str, width: int | None, first: str = "", rest: str = "") -> str:
+    text = escaped(text)
     if width is None:
         return first + " ".join(text.split())
     return textwrap.fill(

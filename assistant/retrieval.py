@@ -8,7 +8,7 @@ up with the paragraphs that cite them and vice versa.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,12 +46,17 @@ class Retriever:
         lexical: LexicalIndex,
         weights: FusionWeights | None = None,
         sentences: SentenceIndex | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> None:
         """``passages`` in document order, ``lexical`` indexing them in that order and their
-        ``sentences`` vectors, as :func:`assistant.index_cache.load_or_build` returns them."""
+        ``sentences`` vectors, as :func:`assistant.index_cache.load_or_build` returns them;
+        ``files``: each source file's sha256 as ingested ("" where the store did not record
+        it), which answers compare the file on disk with."""
         self.store = store
         self.embedder = embedder
         self.passages = list(passages)
+        self.files = dict(files or {})
+        self.doc_ids = sorted({p.doc_id for p in self.passages})
         self.by_id = {p.id: p for p in self.passages}
         self.pos = {p.id: i for i, p in enumerate(self.passages)}
         self.weights = weights or FusionWeights()

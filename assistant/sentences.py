@@ -46,7 +46,7 @@ CLOSING_QUOTES = "”»"
 MAX_QUOTED_CHARS = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
     """A sentence (or a piece of an over-long one): a source span inside one segment."""
 

@@ -3,6 +3,13 @@
 The only module that imports chromadb. The collection's metadata records which embedding
 model and chunker built it, and the content hash of every document it holds, so that an
 ingest can skip what is unchanged and rebuild what was built differently.
+
+A store comes in generations (see :mod:`assistant.generations`): an ingest that changes
+anything writes a new one beside the last complete one, which readers go on using until the
+new one is done. A local generation is a folder of its own, ``<vectorstore_dir>/gen-000003``
+(a whole Chroma database: a damaged one cannot spoil the next); on a server it is a
+collection, ``passages.gen-000003``. Generation ``""`` is the layout before generations
+existed: Chroma's files straight in the store folder, or the plain collection name.
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import chromadb
@@ -22,6 +31,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from assistant.embedding import Embedder
 from assistant.errors import CorruptStoreError, StoreError, StoreUnavailableError
+from assistant.folders import folder_problem
 from assistant.sentence_index import PassageVectors, decode, encode
 from assistant.settings import Settings
 from assistant.types import Passage
@@ -39,24 +49,42 @@ SENTENCE_VECTORS = "sentence_vectors"  # metadata key: the passage's sentence ve
 _EF_SEARCH = 1000
 HNSW_CONFIG: dict[str, Any] = {"hnsw": {"space": "cosine", "ef_search": _EF_SEARCH}}
 _SEGMENT_DIR_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+GENERATION_RE = re.compile(r"gen-(\d{6})")
+POINTER_SUFFIX = ".pointer"  # server: the collection whose metadata names the current one
+LEGACY = ""  # the generation of a store made before generations: Chroma's files at the top
 
 
-def make_client(settings: Settings) -> Any:
-    """A Chroma client: HTTP when a server host is set, else a persistent folder."""
+def generation_path(settings: Settings, generation: str) -> Path:
+    """The folder of a local generation."""
+    return settings.vectorstore_dir / generation if generation else settings.vectorstore_dir
+
+
+def collection_name(settings: Settings, generation: str) -> str:
+    """The collection of a generation: on a server each generation has its own."""
+    if settings.chroma_host and generation:
+        return f"{settings.collection}.{generation}"
+    return settings.collection
+
+
+def make_client(settings: Settings, generation: str = LEGACY) -> Any:
+    """A Chroma client: HTTP when a server host is set, else a generation's folder."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_host:
         return _http_client(settings, chroma_settings)
+    folder = generation_path(settings, generation)
     try:
-        settings.vectorstore_dir.mkdir(parents=True, exist_ok=True)
-        path = str(settings.vectorstore_dir)
+        folder.mkdir(parents=True, exist_ok=True)
         try:
-            return chromadb.PersistentClient(path=path, settings=chroma_settings)
+            return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
         except Exception:
-            _forget_failed_system(path)
+            _forget_failed_system(str(folder))
             raise
     except Exception as exc:  # chromadb raises many kinds; all mean "cannot open"
+        problem = folder_problem(settings.vectorstore_dir, exc)
+        if problem is not None:
+            raise problem from exc
         raise CorruptStoreError(
-            f"cannot open the store at {settings.vectorstore_dir} ({exc}); "
+            f"cannot open the store at {folder} ({exc}); "
             "run `assistant ingest --rebuild` to recreate it."
         ) from exc
 
@@ -102,10 +130,9 @@ def _forget_failed_system(path: str) -> None:
         SharedSystemClient._identifier_to_system.pop(path, None)
 
 
-def wipe_local_store(settings: Settings) -> None:
-    """Delete the Chroma files of the store folder (its database and segment folders) and
-    nothing else, so that a store too damaged to open can be built again."""
-    folder = settings.vectorstore_dir
+def wipe_chroma_files(folder: Path) -> None:
+    """Delete the Chroma files of a folder (its database and segment folders) and nothing
+    else: the legacy layout shares the store folder with other things."""
     if not folder.is_dir():
         return
     for entry in folder.iterdir():
@@ -113,7 +140,95 @@ def wipe_local_store(settings: Settings) -> None:
             shutil.rmtree(entry)
         elif entry.is_file() and entry.name.startswith("chroma.sqlite3"):
             entry.unlink()
-    _forget_failed_system(str(folder))
+    release(folder)
+
+
+def release(folder: Path) -> None:
+    """Stop and forget this process's Chroma system for a folder (before it is deleted, or
+    after it failed to start: chromadb would hand the broken one to every later client)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(folder), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(folder), None)
+    if system is not None:
+        try:
+            system.stop()
+        except Exception as exc:  # a system that never started
+            log.debug("stopping Chroma's system for %s: %s", folder, exc)
+
+
+def has_legacy_store(settings: Settings) -> bool:
+    """Whether the store folder holds a store made before generations."""
+    return (settings.vectorstore_dir / "chroma.sqlite3").is_file()
+
+
+def list_generations(settings: Settings) -> list[str]:
+    """The generations that exist (complete or not), oldest first; not the legacy one."""
+    if settings.chroma_host:
+        prefix = f"{settings.collection}."
+        try:
+            names = [c.name for c in make_client(settings).list_collections()]
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise server_unavailable(settings, exc) from exc
+        found = [n.removeprefix(prefix) for n in names if n.startswith(prefix)]
+    elif settings.vectorstore_dir.is_dir():
+        found = [p.name for p in settings.vectorstore_dir.iterdir() if p.is_dir()]
+    else:
+        found = []
+    return sorted(g for g in found if GENERATION_RE.fullmatch(g))
+
+
+def drop_generation(settings: Settings, generation: str) -> None:
+    """Delete a generation (for the legacy one: only Chroma's files of the store folder)."""
+    if settings.chroma_host:
+        try:
+            make_client(settings).delete_collection(collection_name(settings, generation))
+        except Exception as exc:  # absent already
+            log.debug("delete_collection %s: %s", generation, exc)
+        return
+    folder = generation_path(settings, generation)
+    if not generation:
+        wipe_chroma_files(folder)
+        return
+    release(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_server_pointer(settings: Settings) -> dict[str, Any] | None:
+    """The pointer record kept on a Chroma server (None when there is none)."""
+    client = make_client(settings)
+    try:
+        col = client.get_collection(settings.collection + POINTER_SUFFIX)
+    except Exception as exc:
+        if isinstance(exc, httpx.TransportError):
+            raise server_unavailable(settings, exc) from exc
+        return None
+    raw = (col.metadata or {}).get("pointer")
+    return json.loads(raw) if raw else None
+
+
+def write_server_pointer(settings: Settings, record: dict[str, Any]) -> None:
+    """Replace the pointer record kept on a Chroma server."""
+    client = make_client(settings)
+    try:
+        col = client.get_or_create_collection(
+            settings.collection + POINTER_SUFFIX, embedding_function=None
+        )
+        col.modify(metadata={"pointer": json.dumps(record, sort_keys=True)})
+    except Exception as exc:
+        raise server_unavailable(settings, exc) from exc
+
+
+def server_has_legacy_store(settings: Settings) -> bool:
+    """Whether the server holds a store made before generations (the plain collection)."""
+    try:
+        return bool(make_client(settings).get_collection(settings.collection).count())
+    except Exception as exc:
+        if isinstance(exc, httpx.TransportError):
+            raise server_unavailable(settings, exc) from exc
+        return False
 
 
 def to_metadata(p: Passage) -> dict[str, Any]:
@@ -142,13 +257,15 @@ def from_metadata(pid: str, meta: dict[str, Any], embed_text: str, score: float 
 
 
 class PassageStore:
-    """Passages and their vectors in one Chroma collection."""
+    """Passages and their vectors in one Chroma collection: one generation of the store."""
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, generation: str = LEGACY) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.client = make_client(settings)
-        self.name = settings.collection
+        self.generation = generation
+        self.folder = generation_path(settings, generation)
+        self.client = make_client(settings, generation)
+        self.name = collection_name(settings, generation)
         # the collection handle searches reuse (a lookup costs ~10 ms); opening it here makes
         # a damaged store fail at once
         self._cached: Any = self._open_collection()
@@ -162,25 +279,52 @@ class PassageStore:
             raise self._unreadable(f"the collection '{self.name}' cannot be opened", exc) from exc
 
     def _unreadable(self, what: str, exc: Exception) -> StoreError:
-        """A server that stopped answering is not a damaged store: rebuilding would not help."""
-        if self.settings.chroma_host and isinstance(exc, httpx.TransportError):
-            return server_unavailable(self.settings, exc)
+        """A server that stopped answering is not a damaged store, nor is a folder this user
+        cannot write or a full disk: rebuilding would not help."""
+        if self.settings.chroma_host:
+            if isinstance(exc, httpx.TransportError):
+                return server_unavailable(self.settings, exc)
+        elif (problem := folder_problem(self.settings.vectorstore_dir, exc)) is not None:
+            return problem
         return CorruptStoreError(f"{what} ({exc}); run `assistant ingest --rebuild`.")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Chroma's write errors, told apart: a full disk or a permission is said as such."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.settings.chroma_host:
+                if isinstance(exc, httpx.TransportError):
+                    raise server_unavailable(self.settings, exc) from exc
+                raise
+            problem = folder_problem(self.settings.vectorstore_dir, exc)
+            if problem is not None:
+                raise problem from exc
+            raise
 
     # -- state recorded in the collection's metadata ---------------------------------------
     def state(self) -> dict[str, Any]:
-        """``model``, ``chunker`` and ``docs`` ({source: sha256}) of what the store holds."""
-        meta = self._collection().metadata or {}
-        return {
-            "model": meta.get("model"),
-            "chunker": meta.get("chunker"),
-            "docs": json.loads(meta.get("docs") or "{}"),
-        }
+        """``model``, ``chunker``, ``docs`` ({source: {sha, file, n}}) of what the store holds,
+        and ``partial``: the document being written ({source, sha, done}) or None."""
+        with self._reading():
+            meta = self._collection().metadata or {}
+            return {
+                "model": meta.get("model"),
+                "chunker": meta.get("chunker"),
+                "docs": json.loads(meta.get("docs") or "{}"),
+                "partial": json.loads(meta.get("partial") or "null"),
+            }
 
-    def set_state(self, model: str, chunker: str, docs: dict[str, Any]) -> None:
-        self._collection().modify(
-            metadata={"model": model, "chunker": chunker, "docs": json.dumps(docs, sort_keys=True)}
-        )
+    def set_state(
+        self, model: str, chunker: str, docs: dict[str, Any], partial: dict[str, Any] | None = None
+    ) -> None:
+        meta = {"model": model, "chunker": chunker, "docs": json.dumps(docs, sort_keys=True),
+                "partial": json.dumps(partial, sort_keys=True)}  # fmt: skip
+        with self._writing():
+            self._collection().modify(metadata=meta)
 
     def _collection(self) -> Any:
         try:
@@ -189,14 +333,6 @@ class PassageStore:
             raise self._unreadable(f"the collection '{self.name}' is unreadable", exc) from exc
 
     # -- writing ----------------------------------------------------------------------------
-    def reset(self) -> None:
-        """Drop the collection and start empty."""
-        try:
-            self.client.delete_collection(self.name)
-        except Exception as exc:  # absent already
-            log.debug("delete_collection: %s", exc)
-        self._cached = self._open_collection()
-
     def add(self, passages: Sequence[Passage], vectors: Sequence[PassageVectors]) -> None:
         """Upsert passages with their vectors and sentence vectors (ids are deterministic, so
         a retry duplicates nothing)."""
@@ -206,25 +342,58 @@ class PassageStore:
             {**to_metadata(p), SENTENCE_VECTORS: encode(v.sentences)}
             for p, v in zip(passages, vectors, strict=True)
         ]
-        self._collection().upsert(
-            ids=[p.id for p in passages],
-            embeddings=[v.passage for v in vectors],
-            metadatas=metas,
-            documents=[p.embed_text for p in passages],
-        )
+        with self._writing():
+            self._collection().upsert(
+                ids=[p.id for p in passages],
+                embeddings=[v.passage for v in vectors],
+                metadatas=metas,
+                documents=[p.embed_text for p in passages],
+            )
 
     def delete_source(self, source: str) -> None:
         """Remove every passage of one source file."""
-        self._collection().delete(where={"source": source})
+        with self._writing():
+            self._collection().delete(where={"source": source})
+
+    def copy_source(self, other: PassageStore, source: str, batch: int = 1000) -> int:
+        """Copy one source's passages, vectors and all, from another generation; returns how
+        many (nothing is embedded again)."""
+        col, n = other._collection(), 0
+        while True:
+            with other._reading():
+                got = col.get(where={"source": source}, limit=batch, offset=n,
+                              include=["embeddings", "metadatas", "documents"])  # fmt: skip
+            if len(got["ids"]):
+                with self._writing():
+                    self._collection().upsert(
+                        ids=got["ids"], embeddings=got["embeddings"],
+                        metadatas=got["metadatas"], documents=got["documents"],
+                    )  # fmt: skip
+            n += len(got["ids"])
+            if len(got["ids"]) < batch:
+                return n
+
+    def delete_except(self, sources: Iterable[str]) -> None:
+        """Remove every passage whose source is not one of ``sources``."""
+        keep = sorted(set(sources))
+        where = {"source": {"$nin": keep}} if keep else {"source": {"$ne": ""}}
+        with self._writing():
+            self._collection().delete(where=where)
 
     # -- reading ----------------------------------------------------------------------------
-    def count(self) -> int:
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Chroma's read errors (a malformed database, a missing segment) as a StoreError."""
         try:
-            return int(self._collection().count())
+            yield
         except StoreError:
             raise
         except Exception as exc:
             raise self._unreadable("the store cannot be read", exc) from exc
+
+    def count(self) -> int:
+        with self._reading():
+            return int(self._collection().count())
 
     def all_passages(self, batch: int = 5000) -> list[Passage]:
         """Every passage with its metadata (no vectors), in no particular order."""
@@ -236,7 +405,8 @@ class PassageStore:
         out: list[tuple[Passage, np.ndarray]] = []
         offset = 0
         while True:
-            got = col.get(include=["metadatas", "documents"], limit=batch, offset=offset)
+            with self._reading():
+                got = col.get(include=["metadatas", "documents"], limit=batch, offset=offset)
             for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
                 vectors = decode(str(meta.get(SENTENCE_VECTORS) or ""), self.embedder.dim)
                 out.append((from_metadata(pid, meta, doc), vectors))
@@ -246,7 +416,8 @@ class PassageStore:
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
         """Every passage's embedded text and vector (for benchmarks that imitate them)."""
-        got = self._collection().get(include=["embeddings", "documents"])
+        with self._reading():
+            got = self._collection().get(include=["embeddings", "documents"])
         return list(got["documents"]), np.asarray(got["embeddings"], dtype=np.float32)
 
     def search(
@@ -266,7 +437,8 @@ class PassageStore:
             raise
         except Exception:  # the handle went stale (another process rebuilt the store): look again
             self._cached = self._collection()
-            got = self._cached.query(**query, include=["distances"])
+            with self._reading():
+                got = self._cached.query(**query, include=["distances"])
         # Chroma computes distances in float32; a server sends them as shortest decimals, which
         # parse to a float64 a hair away from the folder's. Through float32 both are the same.
         return [

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from assistant.ingest import IngestProgress
+from assistant.ingest import CUTTING, IngestProgress
 
 HISTORY_LENGTH = 1000  # questions kept in the chat history file
 
@@ -81,10 +81,17 @@ class IngestBar:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self.bar: Any = None
+        self.cut: Any = None  # the bar of the file being cut, before the embedding starts
 
     def __call__(self, p: IngestProgress) -> None:
         if self.quiet:
             return
+        if p.stage == CUTTING:
+            self._cutting(p)
+            return
+        if self.cut is not None:
+            self.cut.close()
+            self.cut = None
         if self.bar is None:
             from tqdm import tqdm
 
@@ -98,6 +105,17 @@ class IngestBar:
         else:
             self.bar.update(p.done - self.bar.n)
 
+    def _cutting(self, p: IngestProgress) -> None:
+        """A file being cut, in characters, on a bar of its own (a large file takes a while)."""
+        from tqdm import tqdm
+
+        if self.cut is None or self.cut.desc != f"cutting {p.file}":
+            if self.cut is not None:
+                self.cut.close()
+            self.cut = tqdm(total=p.total, desc=f"cutting {p.file}", unit=" chars",
+                            unit_scale=True, file=sys.stderr, leave=False, dynamic_ncols=True)  # fmt: skip
+        self.cut.update(p.done - self.cut.n)
+
     def __enter__(self) -> IngestBar:
         return self
 
@@ -107,9 +125,10 @@ class IngestBar:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        for bar in (self.cut, self.bar):
+            if bar is not None:
+                bar.close()
+        self.cut = self.bar = None
 
 
 class _TqdmHandler(logging.Handler):

@@ -148,13 +148,15 @@ class IngestReport:
     seconds: float = 0.0
     embedded: int = 0
     failed: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # each names its file: no manifest entry, skipped, ...
     rebuilt: bool = False
+    skipped: int = 0  # files left out as empty or binary (named in ``warnings``)
 
     def summary(self) -> str:
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
         line = (
             f"documents: {self.added} added, {self.updated} updated, {self.removed} removed, "
-            f"{self.unchanged} unchanged; {self.passages} passages in the store "
+            f"{self.unchanged} unchanged{skipped}; {self.passages} passages in the store "
             f"({self.embedded} embedded now); {self.seconds:.1f} s"
         )
         if self.failed:

@@ -69,7 +69,7 @@ class FileTrace:
         self._wall, self._cpu = time.perf_counter(), cpu_seconds()
 
     def __call__(self, done: int, total: int, what: str) -> None:
-        if done < total:
+        if done < total or what.startswith("cutting "):  # a file's cutting, not its end
             return
         wall, cpu = time.perf_counter(), cpu_seconds()
         self.files.append({"file": what.rsplit(" (", 1)[0], "passages": total,

@@ -92,7 +92,6 @@ def simulated_ingest_child(
     vectors of the store of ours at ``base_store``."""
     from assistant import Assistant
     from assistant.ingest import Ingester
-    from assistant.store import PassageStore
 
     ours = Assistant(Settings(corpus_dir=Path(base_corpus), vectorstore_dir=Path(base_store)))
     texts, vectors = ours.store.vectors()
@@ -100,7 +99,7 @@ def simulated_ingest_child(
     standin = StandInVectors(settings, texts, vectors)
     del ours, texts, vectors
     t0 = time.perf_counter()
-    report = Ingester(settings, PassageStore(settings, standin), standin).run()
+    report = Ingester(settings, standin).run()
     return {
         "embedding_backend": settings.embedding_backend,  # of the vectors the stand-ins mimic
         "ingest_s": time.perf_counter() - t0,

@@ -69,11 +69,11 @@ def test_interrupted_ingest_is_completed_without_duplicates(
     calls = {"n": 0}
     real_add = PassageStore.add
 
-    def failing_add(self: PassageStore, passages):  # type: ignore[no-untyped-def]
+    def failing_add(self: PassageStore, passages, vectors):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("power cut")
-        real_add(self, passages)
+        real_add(self, passages, vectors)
 
     monkeypatch.setattr(PassageStore, "add", failing_add)
     a = Assistant(small_settings.model_copy(update={"write_batch_size": 16}))
@@ -98,8 +98,8 @@ def test_bad_input_gets_clear_errors(tmp_path: Path, small_settings: Settings) -
     corpus = small_settings.corpus_dir
     (corpus / "broken.txt").write_bytes(b"\x00\xff binary")
     report = Assistant(small_settings).ingest()
-    assert report.added == 2
-    assert any("broken.txt" in f for f in report.failed)
+    assert report.added == 2 and report.skipped == 1  # binary: skipped by name, not ingested
+    assert any(w.startswith("broken.txt: looks binary") for w in report.warnings)
     with pytest.raises(ModelError, match="lacks"):
         Assistant(small_settings.model_copy(update={"embedding_model": str(tmp_path)})).ingest()
 

@@ -9,14 +9,21 @@ once (``ui_concurrency``) and the questions waiting (``ui_queue_size``).
 Endpoints (``gradio_client``): ``/ask`` is the chat (question, documents -> chat, sources,
 notice, question box), ``/answer`` the Answer as JSON, ``/feedback`` a verdict on an answer of
 the session, ``/clear`` a fresh chat.
+
+Exposure: the page binds loopback unless told otherwise, and refuses to bind anything else
+without ``ASSISTANT_UI_AUTH`` unless ``--insecure-public`` says that is meant. It takes no
+files: Gradio's upload endpoint answers 403.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import sys
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from assistant import (
     Assistant,
@@ -27,6 +34,8 @@ from assistant import (
     Settings,
     StoreLockedError,
 )
+from assistant.ingest import CUTTING
+from assistant.safe_text import escaped
 from ui.page import Backend, ChatPage
 from ui.render import EMPTY_PANEL, esc
 from ui.theme import CSS, HEAD, make_theme
@@ -46,6 +55,13 @@ EXAMPLE_QUESTIONS = [
     "In the 1921 purge, what share of those expelled were thrown out for careerism?",
     "What is the French proverb behind Trotsky's line about slander?",
 ]
+NO_UPLOADS = "This page takes no files."
+PUBLIC_WITHOUT_LOGIN = (
+    "the page would be served on {host}, beyond this machine, to anyone who reaches port "
+    "{port}, without a login. Set ASSISTANT_UI_AUTH=user:password (Gradio's login), or bind "
+    "127.0.0.1 (unset ASSISTANT_UI_HOST); if an authenticating proxy stands in front of it, "
+    "start it with `assistant ui --insecure-public`."
+)
 
 
 def build_app(assistant: Backend, note: str = "") -> gr.Blocks:
@@ -160,26 +176,74 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve to anything
+        return False
+
+
+def check_exposure(host: str, port: int, settings: Settings, insecure_public: bool) -> None:
+    """Refuse to serve beyond loopback without a login, unless told that is meant."""
+    if is_loopback(host) or settings.ui_auth or insecure_public:
+        return
+    raise AssistantError(PUBLIC_WITHOUT_LOGIN.format(host=escaped(host), port=port))
+
+
+class NoUploads:
+    """ASGI middleware: the page takes no files, so Gradio's upload endpoint is closed."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        path = str(scope.get("path", "")).rstrip("/")
+        if scope.get("type") == "http" and path.endswith("/upload"):
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": NO_UPLOADS.encode()})
+            return
+        await self.app(scope, receive, send)
+
+
 def serve(
     demo: gr.Blocks,
     settings: Settings,
     host: str | None = None,
     port: int | None = None,
     block: bool = True,
+    insecure_public: bool = False,
 ) -> str:
     """Serve ``demo`` on ``host:port`` (settings by default); returns the local URL.
 
-    No extra file is served (no ``allowed_paths``), no share link unless ``ui_share``.
+    No extra file is served (no ``allowed_paths``), none is taken (uploads answer 403), no
+    share link unless ``ui_share``.
+
+    Raises:
+        AssistantError: ``host`` is not loopback, no login is set and ``insecure_public`` is
+            not given.
     """
+    host = host or settings.ui_host
+    port = port or settings.ui_port
+    check_exposure(host, port, settings, insecure_public)
     _, url, _ = demo.launch(
-        server_name=host or settings.ui_host,
-        server_port=port or settings.ui_port,
+        server_name=host,
+        server_port=port,
         share=settings.ui_share,
         auth=parse_auth(settings.ui_auth),
         prevent_thread_lock=not block,
         theme=make_theme(), css=CSS, head=HEAD,
         footer_links=["api"], enable_monitoring=False, mcp_server=False, ssr_mode=False,
         pwa=False, run_history=False, quiet=not block,
+        app_kwargs={"middleware": [Middleware(NoUploads)]},
     )  # fmt: skip
     return str(url)
 
@@ -200,13 +264,18 @@ def sync_store(assistant: Assistant) -> str:
         print(f"warning: {exc} Serving the store as it is.", file=sys.stderr)
         return "Another ingest is writing the store; answers use the store as it was."
     for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    print(report.summary(), flush=True)
+        print(f"warning: {escaped(w)}", file=sys.stderr)
+    print(escaped(report.summary()), flush=True)
     return ""
 
 
 def _print_progress(p: IngestProgress) -> None:
-    print(f"  embedding {p.file} (file {p.file_number}/{p.files}): "
+    if p.stage == CUTTING:  # a large file is parsed first: a line per tenth
+        tenth = p.done * 10 // max(p.total, 1)
+        if p.done == p.total or tenth > (p.done - 1) * 10 // max(p.total, 1):
+            print(f"  cutting {escaped(p.file)}: {10 * tenth}%", flush=True)
+        return
+    print(f"  embedding {escaped(p.file)} (file {p.file_number}/{p.files}): "
           f"{p.done}/{p.total} passages", flush=True)  # fmt: skip
 
 
@@ -217,16 +286,18 @@ def _has_passages(assistant: Assistant) -> bool:
         return False
 
 
-def launch(host: str | None = None, port: int | None = None) -> None:
+def launch(host: str | None = None, port: int | None = None, insecure_public: bool = False) -> None:
     """``assistant ui``: sync the store (visible progress), then serve the page until Ctrl-C."""
     settings = Settings()
     assistant = Assistant(settings)
     try:
+        check_exposure(host or settings.ui_host, port or settings.ui_port, settings,
+                       insecure_public)  # fmt: skip
         note = sync_store(assistant)
         if not _has_passages(assistant):
             raise EmptyStoreError("the store is still empty; add documents to corpus/.")
         demo = build_app(assistant, note)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escaped(str(exc))}", file=sys.stderr)
         raise SystemExit(1) from None
-    serve(demo, settings, host, port)
+    serve(demo, settings, host, port, insecure_public=insecure_public)

@@ -7,7 +7,9 @@ processes) serialises writers, so two lines never interleave.
 from __future__ import annotations
 
 import json
+import logging
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,8 @@ from typing import Any, Literal
 from filelock import FileLock
 
 from assistant import Answer
+
+log = logging.getLogger(__name__)
 
 Verdict = Literal["up", "down"]
 VERDICTS: tuple[Verdict, ...] = ("up", "down")
@@ -62,12 +66,43 @@ def append_jsonl(path: Path, record: dict[str, Any], timeout: float = 30.0) -> N
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every record of a feedback file (empty when the file does not exist)."""
+@dataclass(frozen=True)
+class JsonLines:
+    """The records of a JSON-lines file, and how many lines could not be read."""
+
+    records: list[dict[str, Any]]
+    skipped: int  # torn (a writer killed mid-line), not JSON, or not an object
+
+
+def load_jsonl(path: Path) -> JsonLines:
+    """Every readable record of a feedback file, counting the lines that are not."""
     if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return JsonLines([], 0)
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                skipped += 1
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                skipped += 1
+    return JsonLines(records, skipped)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every readable record of a feedback file (empty when the file does not exist); lines
+    that cannot be read are skipped, and their count logged."""
+    got = load_jsonl(path)
+    if got.skipped:
+        log.warning("%s: %d unreadable line(s) skipped (torn or not JSON)", path, got.skipped)
+    return got.records
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import gradio as gr
 
 from assistant import Answer, AssistantError, DocumentSummary, Settings
+from assistant.conversation import check_text
+from assistant.safe_text import without_surrogates
 from ui.feedback import VERDICTS, Verdict, append_jsonl, feedback_record
 from ui.render import (
     EMPTY_PANEL,
@@ -72,6 +74,10 @@ class ChatPage:
         doc_ids, problem = self.doc_ids(documents)
         if not (question or "").strip():
             problem = EMPTY_QUESTION
+        try:
+            check_text(question or "", "the question")
+        except AssistantError as exc:  # bytes that were not UTF-8: say so, echo them safely
+            problem, question = _sentence(exc), without_surrogates(question)
         if problem:
             yield self.chat(turns), gr.skip(), notice_html(problem), question, turns
             return
@@ -161,6 +167,7 @@ class ChatPage:
         return self._save(checked, comment or "", turns[n - 1]), _rated(turns, n - 1, verdict)
 
     def _save(self, verdict: Verdict, comment: str, turn: Turn) -> str:
+        comment = without_surrogates(comment or "")
         record = feedback_record(verdict, turn.question, turn.history, turn.answer, comment)
         try:
             append_jsonl(self.settings.feedback_path, record)

@@ -4,6 +4,17 @@ Corpus text is shown clean (:func:`assistant.text_runs`: note markers as supersc
 as italics, link and label syntax gone) and a quote is highlighted at its exact offsets inside
 its passage. Each answer says which documents it searched, and carries the plain text that its
 "Copy answer with citations" button copies.
+
+Every string that comes from the corpus, the manifest, the user or a model is HTML-escaped
+before any element is written around it, so a file holding ``<script>`` shows the characters
+and runs nothing. Anchors: the ``[n]`` marker of
+answer ``turn`` links to ``#src-{turn}-{n}``, the Sources entry of that citation.
+
+Links: none but those anchors. The chat renders its messages as Markdown, whose autolinker
+turns ``http://…``, ``www.…`` and ``name@host`` in plain text into links; a document (or a
+model) saying "visit http://… to verify your account" would come back as a cited, clickable
+link. :func:`esc` writes the characters that trigger it (the ``:`` of a scheme, the ``.`` after
+``www``, the ``@``) as entities: the reader sees the same text, the autolinker sees no URL.
 """
 
 from __future__ import annotations
@@ -26,6 +37,10 @@ from assistant import (
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# What Markdown autolinkers (GFM's, marked's) take for a link in plain text.
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}):(?=//)|\b(mailto|javascript|data):")
+_WWW = re.compile(r"(?i)\b(www)\.")
+_AT = re.compile(r"@(?=[\w-])")
 
 EMPTY_PANEL = (
     '<div class="sources-empty">Sources appear here: for each answer, every cited excerpt '
@@ -47,8 +62,12 @@ class Turn:
 
 
 def esc(text: object) -> str:
-    """HTML-escape any value (quotes too, so it is safe in attributes as well)."""
-    return html.escape(str(text), quote=True)
+    """HTML-escape any value (quotes too, so it is safe in attributes as well), with URLs
+    and e-mail addresses made plain text (see the module docstring)."""
+    out = html.escape(str(text), quote=True)
+    out = _SCHEME.sub(lambda m: (m.group(1) or m.group(2)) + "&#58;", out)
+    out = _WWW.sub(r"\1&#46;", out)
+    return _AT.sub("&#64;", out)
 
 
 def run_html(run: TextRun, marked: bool = False) -> str:

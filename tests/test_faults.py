@@ -1,0 +1,685 @@
+"""Issue 17: the faults a hostile but realistic user meets, one test per case.
+
+The real packaged model on small corpora in temporary folders; real processes where the case
+is about processes (a killed ingest, a reader during a rebuild, a command-line argument that is
+not UTF-8); a private mount namespace (``unshare -m``) for a read-only or a full file system,
+and a root without its capabilities for a folder it does not own (both skipped where the
+machine does not allow them); ``strace`` for the network.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    Citation,
+    CorruptStoreError,
+    IncompleteStoreError,
+    InvalidQuestionError,
+    Passage,
+    Settings,
+    cli,
+)
+from assistant.conversation import MAX_K
+from assistant.corpus import load_manifest, load_source
+from assistant.embedding import token_counts
+from assistant.generations import POINTER_FILE, Pointers
+from assistant.index_cache import PASSAGES_FILE, cache_folder
+from assistant.llm import check_reply
+from assistant.passages import Chunker
+from assistant.prompts import BUILDING_NOTE, INTERRUPTED_NOTE
+from assistant.render import format_answer
+from assistant.settings import PROJECT_ROOT
+from assistant.store import PassageStore
+from tests.conftest import SMALL_DOCS, small_corpus
+from tests.test_answers import check_citations
+from tests.test_reliability import Progress, chunked_ids, env_for
+from tests.test_ui_app import Fake, free_port, texts
+from ui.app import ChatPage, build_app, serve
+from ui.feedback import load_jsonl, read_jsonl
+from ui.render import Turn, answer_html, sources_html
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*"),
+]
+
+SEDOVA, MCNEAL = SMALL_DOCS
+SEDOVA_Q = "Why did Natalia Sedova reject the slogan of the defense of the USSR?"
+KRUPSKAYA_Q = "Why did Trotsky write to Krupskaya in May 1927?"
+CLI = [sys.executable, "-m", "assistant.cli"]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def settings_for(tmp_path: Path, names: tuple[str, ...] = (SEDOVA,), **kw: Any) -> Settings:
+    return Settings(corpus_dir=small_corpus(tmp_path / "corpus", names),
+                    vectorstore_dir=tmp_path / "vs", **kw)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """The two small documents ingested once, for the cases that leave the store as it is."""
+    tmp = tmp_path_factory.mktemp("faults")
+    s = Settings(corpus_dir=small_corpus(tmp / "corpus"), vectorstore_dir=tmp / "vs",
+                 feedback_path=tmp / "fb.jsonl")  # fmt: skip
+    a = Assistant(s)
+    a.ingest()
+    return a
+
+
+def run_cli(s: Settings, *args: str | bytes, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """``assistant <args>`` in a new process on ``s``'s folders (bytes kept as bytes)."""
+    return subprocess.run([*CLI, *args], env=env_for(s), cwd=PROJECT_ROOT, capture_output=True,
+                          timeout=600, **kw)  # fmt: skip
+
+
+def current_folder(s: Settings) -> Path:
+    current = Pointers(s).read().current
+    assert current, "no complete generation"
+    return s.vectorstore_dir / current
+
+
+def no_traceback(*outputs: bytes | str) -> None:
+    for out in outputs:
+        text = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+        assert "Traceback" not in text, text[-3000:]
+
+
+# -- rebuild always recovers -------------------------------------------------------------------
+def test_rebuild_recovers_a_store_garbled_in_the_middle(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    Assistant(s).ingest()
+    db = current_folder(s) / "chroma.sqlite3"
+    data = bytearray(db.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 65536] = random.Random(17).randbytes(65536)
+    db.write_bytes(bytes(data))
+    (s.vectorstore_dir / "notes.txt").write_text("not the store's", encoding="utf-8")
+    broken = Assistant(s)
+    with pytest.raises(CorruptStoreError, match=r"run `assistant ingest --rebuild`"):
+        broken.ask(SEDOVA_Q)  # before: InvalidArgumentError ... Failed to pull logs
+    out = run_cli(s, "ingest", "--rebuild", "--quiet")
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    no_traceback(out.stderr)
+    ans = Assistant(s).ask(SEDOVA_Q)
+    assert not ans.abstained and ans.notes == []
+    check_citations(ans)
+    assert (s.vectorstore_dir / "notes.txt").exists()
+    assert not db.parent.exists()  # the garbled generation was deleted, not reused
+
+
+def test_rebuild_recovers_from_a_damaged_pointer_and_a_half_built_generation(
+    tmp_path: Path,
+) -> None:
+    s = settings_for(tmp_path)
+    Assistant(s).ingest()
+    (s.vectorstore_dir / "gen-000009").mkdir()  # a build's leftover, never finished
+    (s.vectorstore_dir / "gen-000009" / "chroma.sqlite3").write_bytes(b"\x07" * 4096)
+    (s.vectorstore_dir / POINTER_FILE).write_text('{"current": "gen-0', encoding="utf-8")
+    with pytest.raises(CorruptStoreError, match=r"pointer .* is damaged.*--rebuild"):
+        Assistant(s).ask(SEDOVA_Q)
+    report = Assistant(s).ingest(rebuild=True)
+    assert report.rebuilt and report.added == 1 and report.passages > 0
+    assert sorted(p.name for p in s.vectorstore_dir.glob("gen-*")) == ["gen-000010"]
+    check_citations(Assistant(s).ask(SEDOVA_Q))
+
+
+# -- permissions, read-only and full disks: their own messages, never "rebuild" -----------------
+def _unprivileged() -> list[str]:
+    """A root that no longer bypasses file permissions (setpriv drops its capabilities)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to drop the capability to bypass permissions")
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def _namespace() -> list[str]:
+    """A private mount namespace, where a test may mount a tmpfs or a read-only bind."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a private mount namespace")
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True)  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -m is not allowed here: {probe.stderr.decode()[:200]}")
+    return ["unshare", "-m", "--propagation", "private"]
+
+
+def test_a_folder_this_user_cannot_write_says_which_and_how(tmp_path: Path) -> None:
+    prefix = _unprivileged()
+    s = settings_for(tmp_path)
+    Assistant(s).ingest()
+    os.chown(s.vectorstore_dir, 65534, 65534)  # nobody's now: root without capabilities is
+    for path in s.vectorstore_dir.rglob("*"):  # a stranger to it, may read but not write
+        os.chown(path, 65534, 65534, follow_symlinks=False)
+    s.vectorstore_dir.chmod(0o755)
+    env = env_for(s, ASSISTANT_INDEX_CACHE_DIR=str(tmp_path / "ic"))
+    for args in (["ask", SEDOVA_Q], ["ingest", "--quiet"], ["ingest", "--rebuild", "--quiet"]):
+        out = subprocess.run([*prefix, *CLI, *args], env=env, cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert out.returncode == 2, (args, out.stderr[-2000:])
+        no_traceback(out.stderr)
+        assert f"the store folder {s.vectorstore_dir} cannot be written" in out.stderr, args
+        assert "chown -R" in out.stderr and "chmod -R u+w" in out.stderr
+        assert "--rebuild" not in out.stderr  # before: "run `assistant ingest --rebuild`"
+
+
+def _in_namespace(script: str, tmp_path: Path, s: Settings) -> subprocess.CompletedProcess[str]:
+    """``script`` (sh) in a private mount namespace, with $PY, $VS and $CORPUS set."""
+    env = env_for(s, PY=sys.executable, VS=str(s.vectorstore_dir), CORPUS=str(s.corpus_dir),
+                  ASSISTANT_INDEX_CACHE_DIR=str(tmp_path / "ic"))  # fmt: skip
+    return subprocess.run([*_namespace(), "sh", "-c", script], env=env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+
+
+def test_a_read_only_file_system_says_remount_not_rebuild(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    Assistant(s).ingest()
+    script = """
+    mount --bind "$VS" "$VS" && mount -o remount,bind,ro "$VS" || exit 99
+    for args in "ask" "ingest" "ingest --rebuild"; do
+        if [ "$args" = ask ]; then "$PY" -m assistant.cli ask "Who wrote to friends in 1944?"
+        else "$PY" -m assistant.cli $args --quiet; fi
+        echo "exit=$?" >&2
+    done
+    """
+    out = _in_namespace(script, tmp_path, s)
+    assert out.returncode != 99, out.stderr
+    no_traceback(out.stderr, out.stdout)
+    assert out.stderr.count("exit=2") == 3, out.stderr[-3000:]
+    said = f"the store folder {s.vectorstore_dir} is on a read-only file system"
+    assert out.stderr.count(said) == 3 and "--rebuild" not in out.stderr
+
+
+def test_a_full_disk_says_how_much_to_free_and_answers_from_the_last_store(
+    tmp_path: Path,
+) -> None:
+    s = settings_for(tmp_path, (SEDOVA,))
+    shutil.copyfile(PROJECT_ROOT / "corpus" / MCNEAL, tmp_path / MCNEAL)
+    # The first store fits in 1.5 MB; the second build copies it and adds a document 3x larger.
+    script = f"""
+    mkdir -p "$VS" && mount -t tmpfs -o size=1500k tmpfs "$VS" || exit 99
+    "$PY" -m assistant.cli ingest --quiet || exit 98
+    cp "{tmp_path / MCNEAL}" "$CORPUS/"
+    "$PY" -m assistant.cli ingest --quiet; echo "ingest-exit=$?" >&2
+    "$PY" -m assistant.cli ask "{SEDOVA_Q}"; echo "ask-exit=$?" >&2
+    """
+    out = _in_namespace(script, tmp_path, s)
+    assert out.returncode not in (98, 99), out.stderr[-3000:]
+    no_traceback(out.stderr, out.stdout)
+    assert "ingest-exit=2" in out.stderr and "ask-exit=0" in out.stderr, out.stderr[-3000:]
+    assert f"the disk holding the store folder {s.vectorstore_dir} is full" in out.stderr
+    assert re.search(r"Free at least [\d,]+ [KM]B on that disk", out.stderr)
+    # before: answered from the partial store without a word
+    assert "Note: The store is incomplete: an ingest stopped after 0 of 2 documents" in out.stdout
+    assert "Sedova" in out.stdout or "USSR" in out.stdout
+
+
+# -- readers never see a half-built store ------------------------------------------------------
+def test_questions_during_a_rebuild_come_from_the_last_complete_store(tmp_path: Path) -> None:
+    s = settings_for(tmp_path, SMALL_DOCS)
+    Assistant(s).ingest()
+    before = current_folder(s)
+    env = env_for(s, ASSISTANT_WRITE_BATCH_SIZE="4", ASSISTANT_EMBED_BATCH_SIZE="4")
+    proc = subprocess.Popen([*CLI, "ingest", "--rebuild"], env=env, cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    progress = Progress(proc)
+    reader = Assistant(s)
+    answers: list[Answer] = []
+    errors: list[BaseException] = []
+    while proc.poll() is None:
+        try:
+            answers.append(reader.ask(SEDOVA_Q if len(answers) % 2 else KRUPSKAYA_Q))
+        except BaseException as exc:  # before: chromadb InternalError ... Nothing found on disk
+            errors.append(exc)
+    assert proc.wait() == 0, progress.seen[-2000:]
+    assert errors == []
+    during = [a for a in answers if a.notes and a.notes[0].startswith(BUILDING_NOTE[:30])]
+    assert len(during) >= 2, [a.notes for a in answers]
+    for a in answers:
+        assert not a.abstained
+        check_citations(a)
+    after = reader.ask(SEDOVA_Q)
+    assert after.notes == [] and current_folder(s) != before and not before.exists()
+
+
+def _kill_mid_ingest(s: Settings, names: int, after: int = 8) -> str:
+    """Start an ingest, SIGKILL it once ``after`` passages of a document are written (more to
+    come), return what it printed."""
+    env = env_for(s, ASSISTANT_WRITE_BATCH_SIZE="4", ASSISTANT_EMBED_BATCH_SIZE="4")
+    proc = subprocess.Popen([*CLI, "ingest"], env=env, cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    progress = Progress(proc)
+    deadline = time.monotonic() + 600
+    start = None  # passages done, all files together, when document ``names`` began
+    while proc.poll() is None and time.monotonic() < deadline:
+        done = progress.latest()
+        if start is None and done and f"file {names}/" in progress.seen:
+            start = done[0]
+        if start is not None and done and after <= done[0] - start and done[0] < done[1]:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, progress.seen[-2000:]
+    return progress.seen
+
+
+def test_a_killed_first_build_is_reported_until_an_ingest_resumes_it(tmp_path: Path) -> None:
+    s = settings_for(tmp_path, SMALL_DOCS)
+    _kill_mid_ingest(s, names=2)
+    with pytest.raises(IncompleteStoreError, match=r"stopped after 1 of 2 documents.*ingest"):
+        Assistant(s).ask(SEDOVA_Q)  # before: answered silently from the half-built store
+    out = run_cli(s, "ask", SEDOVA_Q)
+    assert out.returncode == 2 and b"the store is incomplete" in out.stderr
+    no_traceback(out.stderr)
+    build = Pointers(s).read().building
+    assert build is not None
+    partial = PassageStore(s, Assistant(s).embedder, build.name).state()["partial"]
+    assert partial and partial["done"] >= 8  # batches of the second document were recorded
+    report = Assistant(s).ingest()
+    expected = chunked_ids(s)
+    stored = sorted(p.id for p in Assistant(s).store.all_passages())
+    assert stored == expected  # nothing missing, nothing twice
+    sedova = sum(1 for i in expected if i.startswith("sedova-1944:"))
+    assert report.embedded == sedova - partial["done"]  # resumed from its last recorded batch
+    assert Pointers(s).read().building is None
+    ans = Assistant(s).ask(KRUPSKAYA_Q)
+    assert ans.notes == [] and not ans.abstained
+
+
+def test_a_killed_update_answers_from_the_last_complete_store_with_a_note(
+    tmp_path: Path,
+) -> None:
+    s = settings_for(tmp_path, (SEDOVA,))
+    Assistant(s).ingest()
+    shutil.copyfile(PROJECT_ROOT / "corpus" / MCNEAL, s.corpus_dir / MCNEAL)
+    _kill_mid_ingest(s, names=1)  # McNeal's comes first, by name
+    ans = Assistant(s).ask(SEDOVA_Q)
+    assert ans.notes[0] == INTERRUPTED_NOTE.format(progress="0 of 2 documents")
+    assert {c.doc_id for c in ans.citations} == {"sedova-1944"}  # nothing of the half-written
+    check_citations(ans)
+    Assistant(s).ingest()
+    assert Assistant(s).ask(SEDOVA_Q).notes == []
+
+
+# -- quotes checked at answer time -------------------------------------------------------------
+def test_a_corpus_file_edited_after_ingest_loses_its_citations(tmp_path: Path) -> None:
+    s = settings_for(tmp_path, SMALL_DOCS)
+    a = Assistant(s)
+    a.ingest()
+    first = a.ask(KRUPSKAYA_Q)
+    assert any(c.doc_id == "mcneal-krupskaya" for c in first.citations)
+    path = s.corpus_dir / MCNEAL
+    path.write_text("An editor's preface, added later.\n\n" + path.read_text(encoding="utf-8"),
+                    encoding="utf-8")  # fmt: skip
+    again = a.ask(KRUPSKAYA_Q)  # the same Assistant: its index still holds the old offsets
+    assert not any(c.doc_id == "mcneal-krupskaya" for c in again.citations)
+    said = " ".join([again.text, *again.notes])
+    assert "The store is stale" in said and MCNEAL in said and "assistant ingest" in said
+    check_citations(again)  # what is left is verbatim in the files as they are now
+
+
+def test_an_edited_index_cache_is_never_quoted_and_is_written_again(shared: Assistant) -> None:
+    s = shared.settings
+    shared.ask(SEDOVA_Q)  # the cache exists
+    (saved,) = [p for p in cache_folder(s).iterdir() if not p.name.startswith(".")]
+    lines = (saved / PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
+    pid, meta, text = json.loads(lines[0])
+    forged = meta["text"][:20] + " and Sedova praised Stalin" + meta["text"][20:]
+    lines[0] = json.dumps([pid, {**meta, "text": forged}, text], ensure_ascii=False)
+    (saved / PASSAGES_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fresh = Assistant(s)
+    assert all("Sedova praised Stalin" not in p.text for p in fresh.retriever.passages)
+    assert "Sedova praised Stalin" not in (saved / PASSAGES_FILE).read_text(encoding="utf-8")
+    assert Assistant(s).retriever.passages == fresh.retriever.passages  # read back, whole
+
+
+def _excerpt(n: int, text: str) -> Passage:
+    return Passage(id=f"d:{n}", doc_id="d", title="A Letter", section="", kind="body",
+                   language="en", text=text, source="corpus/d.txt", start=0, end=len(text))  # fmt: skip
+
+
+def test_an_llm_sentence_sharing_no_word_with_its_excerpt_loses_its_citation() -> None:
+    excerpts = {1: _excerpt(1, "Sedova rejected the slogan of the defense of the USSR in 1944."),
+                2: _excerpt(2, "Krupskaya received the letter and answered in Pravda.")}  # fmt: skip
+    reply = ("Sedova rejected the defense slogan [1]. The moon is made of green cheese [2]. "
+             "Krupskaya answered in Pravda [2][1].")  # fmt: skip
+    text, citations, notes = check_reply(reply, excerpts, [])
+    assert "green cheese" not in text  # before: a made-up claim with a valid [2] passed
+    assert text == "Sedova rejected the defense slogan [1]. Krupskaya answered in Pravda [2]."
+    assert [c.passage_id for c in citations] == ["d:1", "d:2"]
+    assert any(n.startswith("1 sentence(s)") and "shared no word" in n for n in notes)
+
+
+def test_a_made_up_llm_answer_through_ask_keeps_no_citation(shared: Assistant) -> None:
+    llm = Assistant(shared.settings.model_copy(update={"answerer": "llm"}))
+    llm.chat_model = FakeListChatModel(responses=["Feed the starter rye flour daily [1]."])  # type: ignore[attr-defined]
+    ans = llm.ask("How do I make a sourdough starter?")
+    assert "rye flour" not in ans.text and ans.answerer == "default (LLM answer uncited)"
+    assert ans.abstained and ans.citations == []
+
+
+# -- no network --------------------------------------------------------------------------------
+NO_NETWORK = """
+import sys, time, urllib.request
+from pathlib import Path
+from assistant import Assistant, Settings
+from ui.app import build_app, serve
+from gradio_client import Client
+s = Settings(corpus_dir=Path(sys.argv[1]), vectorstore_dir=Path(sys.argv[2]),
+             feedback_path=Path(sys.argv[2]) / "fb.jsonl")
+a = Assistant(s)
+a.ingest()
+print(a.ask("Why did Natalia Sedova reject the slogan?").text[:60], flush=True)
+demo = build_app(a)
+url = serve(demo, s, port=int(sys.argv[3]), block=False)
+urllib.request.urlopen(url, timeout=30).read()
+Client(url, verbose=False, download_files=False).predict("What did Sedova write?", api_name="/ask")
+time.sleep(20)  # ONNX Runtime sent its events about 10 s after its first session
+demo.close()
+print("served", flush=True)
+"""
+
+
+def test_no_name_is_looked_up_while_ingesting_asking_and_serving(tmp_path: Path) -> None:
+    if shutil.which("strace") is None:
+        pytest.skip("needs strace")
+    s = settings_for(tmp_path)
+    log = tmp_path / "strace.log"
+    env = env_for(s)
+    for name in (
+        "ORT_DISABLE_TELEMETRY",
+        "ANONYMIZED_TELEMETRY",
+        "GRADIO_ANALYTICS_ENABLED",
+        "HF_HUB_OFFLINE",
+        "HF_HUB_DISABLE_TELEMETRY",
+    ):  # the assistant sets them itself
+        env.pop(name, None)
+    out = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=connect,sendto,openat", "-o", str(log),
+         sys.executable, "-c", NO_NETWORK, str(s.corpus_dir), str(s.vectorstore_dir),
+         str(free_port())],
+        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert out.returncode == 0 and "served" in out.stdout, out.stderr[-3000:]
+    trace = log.read_text(encoding="utf-8", errors="replace")
+    assert "connect(" in trace  # strace saw the page's own loopback connections
+    lookups = [line for line in trace.splitlines()
+               if "/etc/resolv.conf" in line or "htons(53)" in line
+               or ".onnxruntime" in line or "DeveloperTools" in line
+               or (("AF_INET" in line) and "connect(" in line
+                   and not re.search(r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"', line))]  # fmt: skip
+    assert lookups == []  # before: resolv.conf and port 53 for mobile.events.data.microsoft.com
+
+
+# -- every bad input a message, nothing lost ---------------------------------------------------
+def test_arguments_that_are_not_utf8_are_errors_not_tracebacks(shared: Assistant) -> None:
+    s = shared.settings
+    for args in (["ask", b"Who was \xff\xfe Kosior?"], ["retrieve", b"Kosior \xc3"],
+                 ["ask", "Who was Kosior?", "--doc", b"sedova\xff"]):  # fmt: skip
+        out = run_cli(s, *args)
+        assert out.returncode == 2, out.stderr.decode("utf-8", "replace")[-2000:]
+        no_traceback(out.stderr)  # before: 105 lines of TypeError: TextEncodeInput ...
+        err = out.stderr.decode("utf-8")  # itself valid UTF-8: the bad byte is shown escaped
+        assert "not valid UTF-8" in err or "unknown document id 'sedova\\udcff'" in err, err
+
+
+def test_lone_surrogates_through_the_api_and_the_page_are_messages(shared: Assistant) -> None:
+    with pytest.raises(InvalidQuestionError, match=r"character 9 is .* \\udcff"):
+        shared.ask("Who was \udcff Kosior?")
+    history = [{"role": "user", "content": "Hi \ud800"}, {"role": "assistant", "content": "."}]
+    with pytest.raises(InvalidQuestionError, match="history message 0 is not valid UTF-8"):
+        shared.ask("Who was Kosior?", history=history)
+    page = ChatPage(shared)
+    turns = [Turn(1, "Earlier?", Answer(question="Earlier?", text="Before. [1]"), [])]
+    chat, _, notice, box, kept = next(
+        o for o in page.respond("Who was \udcff Kosior?", turns, None) if o[2]
+    )
+    assert "not valid UTF-8" in notice and kept == turns and len(chat) == 2  # session goes on
+    assert box == "Who was \ufffd Kosior?"  # echoed without the surrogate (JSON-safe)
+
+
+def call_api(url: str, name: str, data: list[Any]) -> list[Any]:
+    """The page's endpoint ``name`` through Gradio's REST API, JSON as any client may send it
+    (a lone surrogate as ``\\udcff``: gradio_client cannot even encode one)."""
+    req = urllib.request.Request(f"{url}gradio_api/call/{name}", data=json.dumps({"data": data}).encode(),
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        event = json.loads(resp.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{name}/{event}", timeout=120) as resp:
+        stream = resp.read().decode("utf-8")
+    assert "event: complete" in stream, stream[-2000:]
+    return list(json.loads(stream.rsplit("data: ", 1)[1]))
+
+
+def test_the_served_page_answers_a_surrogate_with_a_message(tmp_path: Path) -> None:
+    s = Settings(feedback_path=tmp_path / "fb.jsonl")
+    demo = build_app(Fake(s))
+    try:
+        url = serve(demo, s, port=free_port(), block=False)
+        chat, _, notice, box, _ = call_api(url, "ask", ["Bad \udcff byte?", [], ["d"]])
+        assert "not valid UTF-8" in notice and "\\udcff" in notice and box == "Bad \ufffd byte?"
+        assert chat == []  # before: "Something went wrong (TypeError)"
+        chat, *_ = call_api(url, "ask", ["A good question?", [], ["d"]])
+        assert texts(chat)[0] == "A good question?"  # the page goes on answering
+    finally:
+        demo.close()
+
+
+class Recorder:
+    """What the chat command asks, with which history; fails on a line that is not UTF-8."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[dict[str, str]]]] = []
+        self.settings = Settings()
+
+    def ask(self, q: str, history: list[dict[str, str]], doc_ids: Any = None) -> Answer:
+        from assistant.conversation import validate_question
+
+        validate_question(q, 1000)
+        self.calls.append((q, list(history)))
+        return Answer(question=q, text=f"About {q}")
+
+
+def test_the_chat_keeps_its_session_after_a_line_that_is_not_utf8(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = Recorder()
+    monkeypatch.setattr(cli, "_assistant", lambda args: fake)
+    lines = b"Who was Kosior?\nAnd \xff\xfe him?\nWhat did he say?\n\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines), encoding="utf-8"))
+    assert cli.main(["chat"]) == 0  # before: UnicodeDecodeError ended the chat and its history
+    out = capsys.readouterr().out
+    assert "error: the question is not valid UTF-8" in out and "\\udcff" in out
+    assert [q for q, _ in fake.calls] == ["Who was Kosior?", "What did he say?"]
+    assert fake.calls[1][1] == [{"role": "user", "content": "Who was Kosior?"},
+                                {"role": "assistant", "content": "About Who was Kosior?"}]  # fmt: skip
+
+
+def test_unknown_document_ids_and_k_out_of_range_name_the_valid_choices(
+    shared: Assistant, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    known = "mcneal-krupskaya, sedova-1944"
+    for call in (lambda: shared.ask(SEDOVA_Q, doc_ids=["sedova"]),
+                 lambda: shared.retrieve(SEDOVA_Q, doc_ids=["sedova-1944", "nope"])):  # fmt: skip
+        with pytest.raises(
+            InvalidQuestionError, match=f"unknown document id .*the documents are: {known}"
+        ):
+            call()
+    for k in (-1, 0, MAX_K + 1, 10**9):
+        with pytest.raises(
+            InvalidQuestionError, match=rf"k must be a whole number from 1 to {MAX_K}"
+        ):
+            shared.retrieve(SEDOVA_Q, k=k)  # before: -1 gave 24 passages
+    n = len(shared.retriever.passages)
+    assert len(shared.retrieve(SEDOVA_Q, k=n + 5)) == n  # a small store gives what it holds
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(shared.settings.corpus_dir))
+    monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(shared.settings.vectorstore_dir))
+    assert cli.main(["retrieve", SEDOVA_Q, "-k", "-1"]) == 2
+    assert cli.main(["ask", SEDOVA_Q, "--doc", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"from 1 to {MAX_K}" in err
+        and f"unknown document id 'nope'; the documents are: {known}" in err
+    )
+
+
+BINARY_LOOKING = bytes(b for b in random.Random(7).randbytes(40000)
+                       if b not in b"\x00\x81\x8d\x8f\x90\x9d")  # fmt: skip
+
+
+def test_empty_and_binary_files_are_skipped_by_name(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    files = {"empty.txt": b"", "blank.md": b" \n\t\n", "noise.txt": BINARY_LOOKING,
+             "image.txt": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"}  # fmt: skip
+    for name, data in files.items():
+        (s.corpus_dir / name).write_bytes(data)
+    report = Assistant(s).ingest()
+    assert (report.added, report.skipped, report.failed) == (1, 4, ())
+    for name in files:
+        assert any(w.startswith(f"{name}: ") and "skipped" in w for w in report.warnings), name
+    assert {p.doc_id for p in Assistant(s).store.all_passages()} == {"sedova-1944"}
+    assert "4 skipped" in report.summary()  # before: "added" with 0 or 777 garbage passages
+
+
+def test_a_manifest_entry_without_its_file_is_a_warning(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    report = Assistant(s).ingest()
+    named = load_manifest(s.manifest_path)
+    missing = sorted(set(named) - {SEDOVA})
+    assert len(missing) == 4
+    for name in missing:
+        assert any(w.startswith(f"the manifest names {name} ") and "not in" in w
+                   for w in report.warnings), name  # fmt: skip
+
+
+def test_torn_feedback_lines_are_skipped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.jsonl"
+    path.write_text(
+        '{"n": 1}\n{"n": 2, "cut\n[3]\n{"n": 4}\nnot json\n{"n": 5, "x', encoding="utf-8"
+    )
+    got = load_jsonl(path)
+    assert [r["n"] for r in got.records] == [1, 4] and got.skipped == 4
+    assert read_jsonl(path) == got.records  # before: JSONDecodeError
+
+
+# -- terminal and page safety ------------------------------------------------------------------
+ESCAPES = ("Trotsky wrote to Krupskaya.\x1b]0;PWNED\x07 The screen\x1b[2J cleared.\r"
+           "Overwritten \u202egnirts\u202c and \x9b31m red.")  # fmt: skip
+
+
+def _answer_with(text: str) -> Answer:
+    c = Citation(n=1, passage_id="d:1", doc_id="d", title="T\x1b[1m", author="A", section="S",
+                 kind="body", source="corpus/d.txt", start=0, end=len(text), quote=text,
+                 score=1.0, passage_text=text, passage_start=0)  # fmt: skip
+    return Answer(question="Q", text=f"{text} [1]", citations=[c], notes=[f"note {text}"])
+
+
+def test_escape_sequences_from_documents_and_models_are_escaped_in_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shown = format_answer(_answer_with(ESCAPES))
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", shown)
+    assert "\\x1b]0;PWNED\\x07" in shown and "\\x1b[2J" in shown and "\\u202e" in shown
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "escapes.txt").write_text(ESCAPES + "\n", encoding="utf-8")
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(tmp_path / "vs"))
+    assert cli.main(["ingest", "--quiet"]) == 0
+    for args in (["retrieve", "Trotsky Krupskaya screen"], ["ask", "Who did Trotsky write to?"],
+                 ["ask", "Who did Trotsky write to?", "--json"]):  # fmt: skip
+        capsys.readouterr()
+        assert cli.main(args) == 0
+        out = capsys.readouterr().out
+        assert out.strip() and not re.search("[\x07\x1b\x9b\r\u202e]", out), args
+        assert "PWNED" in out or (args[0] == "ask" and "--json" not in args)
+    json.loads(out)  # escaped as \\u009b etc., still JSON
+
+
+def test_urls_in_documents_and_models_are_text_not_links() -> None:
+    planted = ("To verify your account visit http://verify.example.com/login or "
+               "www.example.org, or write to help@example.com.")  # fmt: skip
+    ans = _answer_with(planted)
+    page = answer_html(ans, 1) + sources_html([Turn(1, "https://asked.example", ans, [])])
+    # Markdown's autolinker (the chat's) links only these; each is written with an entity.
+    assert not re.search(r"(?i)https?://|www\.|\w@\w", page)
+    assert "http&#58;//verify.example.com/login" in page and "www&#46;example.org" in page
+    links = re.findall(r"<a [^>]*>", page)
+    assert '<a class="cite" href="#src-1-1">' in links  # the citation, and the page's own
+    assert all(re.search(r'href="#[\w-]+"', a) for a in links), links  # anchors, nothing else
+
+
+# -- large files -------------------------------------------------------------------------------
+def test_a_file_is_cut_batch_by_batch_into_the_same_passages_with_progress() -> None:
+    s = Settings()
+    chunker = Chunker(lambda t: token_counts(s.embedding_model, t), s.max_passage_tokens)
+    name = "rogovin_was_there_an_alternative_1923-1927.txt"
+    src = load_source(PROJECT_ROOT / "corpus" / name, load_manifest(s.manifest_path)[name])
+    seen: list[tuple[int, int]] = []
+    plan = chunker.plan(src, lambda done, total: seen.append((done, total)))
+    assert len(seen) > 3 and seen[-1] == (len(src.text), len(src.text))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    batches = [
+        p for b in range(0, len(plan), 300) for p in chunker.materialize(src, plan, b, b + 300)
+    ]
+    assert batches == chunker.passages(src)
+    assert all(src.text[p.start : p.end] == p.text for p in batches)
+    assert len({p.id for p in batches}) == len(batches)
+
+
+# -- exposure ----------------------------------------------------------------------------------
+def test_binding_beyond_loopback_without_a_login_refuses_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = Settings(feedback_path=tmp_path / "fb.jsonl", ui_host="0.0.0.0")
+    demo = build_app(Fake(s))
+    try:
+        with pytest.raises(AssistantError, match=r"served on 0\.0\.0\.0.*ASSISTANT_UI_AUTH"):
+            serve(demo, s, port=free_port(), block=False)
+        with pytest.raises(AssistantError, match="--insecure-public"):
+            serve(demo, s, host="::", port=free_port(), block=False)
+        url = serve(demo, s, port=free_port(), block=False, insecure_public=True)
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.status == 200
+    finally:
+        demo.close()
+    monkeypatch.setenv("ASSISTANT_UI_HOST", "0.0.0.0")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["ui"])  # refused before the store is even looked at
+    assert exited.value.code == 1 and "without a login" in capsys.readouterr().err
+
+
+def test_the_page_takes_no_files(tmp_path: Path) -> None:
+    s = Settings(feedback_path=tmp_path / "fb.jsonl")
+    demo = build_app(Fake(s))
+    try:
+        url = serve(demo, s, port=free_port(), block=False)
+        body = (b"--X\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nUPLOADED-7f3a\r\n--X--\r\n")  # fmt: skip
+        req = urllib.request.Request(url + "gradio_api/upload", data=body, method="POST",
+                                     headers={"Content-Type": "multipart/form-data; boundary=X"})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)
+        assert refused.value.code == 403  # before: 200 and the file kept in Gradio's cache
+        assert b"takes no files" in refused.value.read()
+    finally:
+        demo.close()
