@@ -9,7 +9,7 @@ prepare (validate, trim history, take the index of the last complete store, reso
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ from assistant.conversation import (
     validate_doc_ids,
     validate_question,
 )
-from assistant.errors import StoreError
+from assistant.embedding import model_thresholds
+from assistant.errors import ModelError, StoreError
 from assistant.types import Answer, Passage
 
 if TYPE_CHECKING:
@@ -166,12 +167,26 @@ def _make_excerpt_answerer(assistant: Assistant, retriever: Retriever) -> Excerp
     def sentence_vectors(p: Passage) -> np.ndarray:
         return retriever.sentences.vectors(p.id)
 
-    thresholds = Thresholds(max_words=assistant.settings.max_answer_words)
+    thresholds = _thresholds(assistant.settings)
     return ExcerptAnswerer(
         embed_query, sentence_vectors, idf, thresholds=thresholds,
         known=retriever.lexical.doc_freq.__contains__, judge=_judge(assistant.settings),
         previous=retriever.previous, following=retriever.following,
     )  # fmt: skip
+
+
+def _thresholds(settings: Any) -> Thresholds:
+    """The answerer's thresholds: the defaults, those the embedding model's manifest sets for
+    its own scores, and the answer length from the settings."""
+    tuned = model_thresholds(settings.embedding_model)
+    known = {f.name for f in fields(Thresholds) if f.type in ("float", float)}
+    if set(tuned) - known:
+        raise ModelError(
+            f"the manifest of {settings.embedding_model} sets {', '.join(sorted(set(tuned) - known))}"
+            f", which the answerer does not have (it has {', '.join(sorted(known))}); retrain "
+            'or edit its "answerer" entry.'
+        )
+    return Thresholds(**{**tuned, "max_words": settings.max_answer_words})
 
 
 def _judge(settings: Any) -> Any:

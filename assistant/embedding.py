@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +31,30 @@ PACKAGED = "packaged:all-MiniLM-L6-v2"
 REQUIRED_FILES = ("modules.json", "config.json", "tokenizer.json", "1_Pooling/config.json")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx")
 MODEL_MAX_TOKENS = 256  # what all-MiniLM-L6-v2 reads; the rest is silently truncated
+
+
+def model_thresholds(name: str) -> dict[str, float]:
+    """The answerer's thresholds that a trained model's manifest sets for its own scores.
+
+    Cosines are on another scale after fine-tuning (MultipleNegativesRankingLoss spreads them),
+    so ``assistant train``'s model carries the thresholds measured with it, under
+    ``"answerer"`` in its ``manifest.json``; the packaged model has none (the defaults are its).
+
+    Raises:
+        ModelError: the manifest is not JSON or its thresholds are not numbers.
+    """
+    if name == PACKAGED:
+        return {}
+    manifest = Path(name).expanduser() / "manifest.json"
+    if not manifest.exists():
+        return {}
+    try:
+        tuned = json.loads(manifest.read_text(encoding="utf-8")).get("answerer", {})
+        return {str(k): float(v) for k, v in tuned.items()}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ModelError(
+            f"{manifest} is damaged ({exc}); copy it again from the repository or retrain."
+        ) from None
 
 
 def model_path(name: str) -> Path:

