@@ -182,7 +182,7 @@ class ExcerptAnswerer:
         windows = self.select(scored.candidates, question_kind(query))
         if not windows:
             return self.abstain(question, query, passages)
-        text, citations = compose(windows, linked)
+        text, citations = compose(windows, [*passages, *linked])  # a note's citing passage
         return Answer(
             question=question,
             text=text,

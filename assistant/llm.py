@@ -202,7 +202,7 @@ def finish(
     if _is_cannot_answer(reply):
         ans = fallback.abstain(state["question"], state["query"], state["passages"])
         return replace(ans, answerer=answerer)
-    text, citations, notes = check_reply(reply, excerpts, state["linked"])
+    text, citations, notes = check_reply(reply, excerpts, [*state["passages"], *state["linked"]])
     if not citations:
         ans = _fallback_answer(state, fallback)
         return replace(

@@ -61,21 +61,32 @@ def _text_stats(model: str, texts: list[str]) -> dict[str, Any]:
 
 
 class FileTrace:
-    """An ingest progress callback noting, per file done, its passages, wall and CPU seconds
-    (since the previous file was done) and this process's resident memory then."""
+    """An ingest progress callback noting, per file embedded, its passages, wall and CPU seconds
+    (since the previous file was done; the first file's include cutting every file, which the
+    ingest does first) and this process's resident memory then. ``finish()`` closes the last."""
 
     def __init__(self) -> None:
         self.files: list[dict[str, Any]] = []
         self._wall, self._cpu = time.perf_counter(), cpu_seconds()
+        self._file: str | None = None
+        self._first = self._done = 0
 
-    def __call__(self, done: int, total: int, what: str) -> None:
-        if done < total or what.startswith("cutting "):  # a file's cutting, not its end
+    def __call__(self, p: Any) -> None:
+        if p.stage != "embedding":
+            return
+        if p.file != self._file:
+            self.finish()
+            self._file, self._first = p.file, p.done
+        self._done = p.done
+
+    def finish(self) -> None:
+        if self._file is None:
             return
         wall, cpu = time.perf_counter(), cpu_seconds()
-        self.files.append({"file": what.rsplit(" (", 1)[0], "passages": total,
+        self.files.append({"file": self._file, "passages": self._done - self._first,
                            "wall_s": wall - self._wall, "cpu_s": cpu - self._cpu,
                            "rss_mib": rss_mib()})  # fmt: skip
-        self._wall, self._cpu = wall, cpu
+        self._wall, self._cpu, self._file = wall, cpu, None
 
 
 def ours_child(corpus: str, store: str, trace: bool = False) -> dict[str, Any]:
@@ -88,6 +99,7 @@ def ours_child(corpus: str, store: str, trace: bool = False) -> dict[str, Any]:
     files = FileTrace()
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     Assistant(settings).ingest(progress=files if trace else None)
+    files.finish()
     ingest_s = time.perf_counter() - t0
     ingest_cpu_s = cpu_seconds() - cpu0
     t0 = time.perf_counter()

@@ -221,7 +221,7 @@ def test_a_server_that_stops_mid_session_is_not_called_a_damaged_store(tmp_path:
     with chroma_server(tmp_path / "data") as port:
         a = Assistant(Settings(chroma_host=HOST, chroma_port=port))
         assert a.store.count() == 0
-    for call in (a.store.count, lambda: a.ask("Who was Kosior?")):
+    for call in (lambda: a.store.count(), lambda: a.ask("Who was Kosior?")):
         with pytest.raises(StoreUnavailableError) as caught:
             call()
         _says_what_to_do(caught.value, port)

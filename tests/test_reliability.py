@@ -210,8 +210,10 @@ def test_case_04_off_corpus_questions_get_the_fixed_sentence(shared: Assistant) 
     state = chain_retrieve(llm, prepare(llm, {"question": OFF_CORPUS[0], "history": []}))
     given = {p.id for p in number_excerpts(state).values()}
     made_up = llm.ask(OFF_CORPUS[0])
-    assert made_up.citations and {c.passage_id for c in made_up.citations} <= given
+    assert {c.passage_id for c in made_up.citations} <= given
     assert "filtered water" not in made_up.text
+    # excerpt 1 exists but says nothing of starters or flour: the claim loses it, and goes
+    assert "rye flour" not in made_up.text
     check_citations(made_up)
     refused = llm.ask(OFF_CORPUS[0])
     assert refused.abstained and refused.text == CANNOT_ANSWER and refused.citations == []
@@ -318,8 +320,10 @@ def test_case_08_encodings_are_read_and_undecodable_files_named(tmp_path: Path) 
     a = Assistant(Settings(corpus_dir=corpus, vectorstore_dir=tmp_path / "vs"))
     report = a.ingest()
     assert report.added == 4
-    assert sorted(f.split(":")[0] for f in report.failed) == ["bad.txt", "binary.txt"]
+    assert [f.split(":")[0] for f in report.failed] == ["bad.txt"]
     assert all("save it as UTF-8" in f for f in report.failed)
+    # a binary-looking file is no document: skipped by name, not a failure
+    assert report.skipped == 1 and any("binary.txt" in w for w in report.warnings)
     stored = a.store.all_passages()
     assert {p.doc_id for p in stored} == {"bom", "cp1252", "nfd", "control"}
     for p in stored:
@@ -406,9 +410,7 @@ def test_case_10_an_ingest_killed_mid_batch_is_finished_by_the_next_run(tmp_path
     assert (s.vectorstore_dir / ".ingest.lock").exists()
     with writer_lock(s):  # the dead writer's flock went with it
         pass
-    a = Assistant(s)
-    recorded = sum(int(d["n"]) for d in a.store.state()["docs"].values())
-    assert a.store.count() > recorded  # passages of a document the run did not finish
+    a = Assistant(s)  # the stopped build is a generation of its own, never read (test_faults.py)
     report = a.ingest()
     expected = chunked_ids(s)
     assert sorted(p.id for p in a.store.all_passages()) == expected  # no duplicate, no orphan
@@ -431,8 +433,8 @@ def test_case_11_a_damaged_store_says_rebuild_and_rebuild_works(
     (s.vectorstore_dir / "notes.txt").write_text("not the store's", encoding="utf-8")
     truncated = tmp_path / "truncated"
     shutil.copytree(shared.settings.vectorstore_dir, truncated)
-    db = truncated / "chroma.sqlite3"
-    db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
+    for db in truncated.rglob("chroma.sqlite3"):  # in the current generation's folder
+        db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
     for vs in (s.vectorstore_dir, truncated):
         a = Assistant(s.model_copy(update={"vectorstore_dir": vs}))
         for call in (partial(a.ask, SEDOVA_Q), partial(a.retrieve, SEDOVA_Q), a.ingest):
