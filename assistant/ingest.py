@@ -268,13 +268,12 @@ class Filler:
             self.target.delete_except(keep)  # removed documents, a stopped run's leftovers
         todo = [w for w in self.scan.wanted if self.docs.get(w.source, {}).get("sha") != w.sha]
         cuts = self._cut_all([w for w in todo if not self._unchanged(w)], progress)
-        if cuts:
-            _ = (
-                self.ingester.embedder.model
-            )  # loaded before the bar starts: its rate is embedding's
+        if cuts:  # the model loaded before the bar starts: its rate is embedding's
+            _ = self.ingester.embedder.model
         tally = _Tally(progress, len(cuts), sum(c.left for c in cuts.values()))
+        pending = {w.source for w in todo}
         for w in self.scan.wanted:
-            if w in todo:
+            if w.source in pending:
                 record = self._document(w, cuts.get(w.source), tally)
                 if record is not None:
                     self.docs[w.source] = record
@@ -307,8 +306,8 @@ class Filler:
                 self.scan.failed.append(str(exc))
                 log.info("%s", exc)  # reported as failed
                 continue
-            start = self.partial or {}
-            done = int(start["done"]) if start.get("source") == w.source else 0
+            resumed = self.partial or {}
+            done = int(resumed["done"]) if resumed.get("source") == w.source else 0
             cuts[w.source] = _Cut(src, plan, done, len(cuts) + 1)
         return cuts
 
@@ -320,7 +319,7 @@ class Filler:
         record; None when it cannot be read and has no earlier version to keep."""
         before = self.old.get(w.source)
         self.docs.pop(w.source, None)  # an earlier version written by a stopped run
-        if before is not None and (before.get("sha") == w.sha or cut is None):
+        if before is not None and (self._unchanged(w) or cut is None):
             return self._copy(w.source, before)  # unchanged, or the file went bad
         if cut is None:
             return None

