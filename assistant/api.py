@@ -18,7 +18,7 @@ from assistant.conversation import (
     validate_k,
     validate_question,
 )
-from assistant.embedding import Embedder
+from assistant.embedding import Embedder, TextEmbedder
 from assistant.errors import EmptyStoreError, StoreError
 from assistant.generations import Pointer, Pointers, reader_problem
 from assistant.ingest import Ingester, Progress
@@ -28,6 +28,7 @@ from assistant.store import PassageStore
 from assistant.types import Answer, DocumentSummary, IngestReport, Passage
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
 
     from assistant.retrieval import Mode, Retriever
@@ -57,17 +58,29 @@ class Assistant:
         >>> a.ask("Why did Trotsky write to Krupskaya in May 1927?").text
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: TextEmbedder | None = None,
+        chat_model: BaseChatModel | None = None,
+    ) -> None:
+        """Args:
+        settings: where the corpus and store are and how answers are made (default:
+            ``Settings()``, read from ``ASSISTANT_*`` variables).
+        embedder: the embedding model (default: the one ``settings.embedding_model`` names,
+            loaded at first use); tests pass :class:`assistant.testing.FakeEmbedder`.
+        chat_model: any LangChain chat model to answer with (sets the answerer to the LLM
+            one); default: the one the settings name, if ``settings.answerer`` is "llm".
+        """
         self.settings = settings or Settings()
+        self.embedder: TextEmbedder = embedder or Embedder(self.settings)  # checks its files
+        self.chat_model = chat_model
         self.pointers = Pointers(self.settings)
         self.sources = SourceTexts()  # corpus files as they are now, for answer-time checks
         self._lock = threading.Lock()
         self._store: PassageStore | None = None
         self._retriever: Retriever | None = None
-
-    @cached_property
-    def embedder(self) -> Embedder:
-        return Embedder(self.settings)
 
     @property
     def store(self) -> PassageStore | NoStore:

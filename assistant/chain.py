@@ -24,7 +24,6 @@ from assistant.conversation import (
     validate_doc_ids,
     validate_question,
 )
-from assistant.embedding import model_thresholds
 from assistant.errors import ModelError, StoreError
 from assistant.types import Answer, Passage
 
@@ -167,7 +166,7 @@ def _make_excerpt_answerer(assistant: Assistant, retriever: Retriever) -> Excerp
     def sentence_vectors(p: Passage) -> np.ndarray:
         return retriever.sentences.vectors(p.id)
 
-    thresholds = _thresholds(assistant.settings)
+    thresholds = _thresholds(assistant.settings, embedder)
     return ExcerptAnswerer(
         embed_query, sentence_vectors, idf, thresholds=thresholds,
         known=retriever.lexical.doc_freq.__contains__, judge=_judge(assistant.settings),
@@ -175,10 +174,10 @@ def _make_excerpt_answerer(assistant: Assistant, retriever: Retriever) -> Excerp
     )  # fmt: skip
 
 
-def _thresholds(settings: Any) -> Thresholds:
+def _thresholds(settings: Any, embedder: Any) -> Thresholds:
     """The answerer's thresholds: the defaults, those the embedding model's manifest sets for
     its own scores, and the answer length from the settings."""
-    tuned = model_thresholds(settings.embedding_model)
+    tuned = embedder.thresholds()
     known = {f.name for f in fields(Thresholds) if f.type in ("float", float)}
     if set(tuned) - known:
         raise ModelError(

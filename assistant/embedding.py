@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -161,6 +161,21 @@ class _TorchThreads:
 _TORCH_THREADS = _TorchThreads()
 
 
+class TextEmbedder(Protocol):
+    """What the store, the ingest, the retriever and the answerer need of an embedding model:
+    :class:`Embedder` (the real one) and :class:`assistant.testing.FakeEmbedder` are two."""
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    def load(self) -> None: ...
+    def thresholds(self) -> dict[str, float]: ...
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+    def embed_query(self, text: str) -> list[float]: ...
+    def embed_passages(self, passages: Sequence[Passage]) -> list[PassageVectors]: ...
+
+
 class Embedder(Embeddings):
     """sentence-transformers behind LangChain's ``Embeddings`` interface, normalised vectors."""
 
@@ -175,6 +190,14 @@ class Embedder(Embeddings):
     @property
     def model(self) -> Any:
         return _load_model(self.name, self.backend, self.onnx_cache)
+
+    def load(self) -> None:
+        """Load the model now (a first question or an ingest's rate should not pay for it)."""
+        _ = self.model
+
+    def thresholds(self) -> dict[str, float]:
+        """The answerer's thresholds this model's manifest sets (see :func:`model_thresholds`)."""
+        return model_thresholds(self.name)
 
     @functools.cached_property
     def dim(self) -> int:

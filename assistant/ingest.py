@@ -30,7 +30,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from assistant.corpus import CorpusScan, SourceFile, Wanted, load_source, scan_corpus
-from assistant.embedding import Embedder, token_counts
+from assistant.embedding import TextEmbedder, token_counts
 from assistant.errors import AssistantError, CorruptStoreError, IngestError, StoreLockedError
 from assistant.folders import check_writable, folder_problem
 from assistant.generations import Build, Pointer, Pointers, new_build, next_name
@@ -120,7 +120,7 @@ class Ingester:
     """Brings the store in line with the corpus folder."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, pointers: Pointers | None = None
+        self, settings: Settings, embedder: TextEmbedder, pointers: Pointers | None = None
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -269,7 +269,7 @@ class Filler:
         todo = [w for w in self.scan.wanted if self.docs.get(w.source, {}).get("sha") != w.sha]
         cuts = self._cut_all([w for w in todo if not self._unchanged(w)], progress)
         if cuts:  # the model loaded before the bar starts: its rate is embedding's
-            _ = self.ingester.embedder.model
+            self.ingester.embedder.load()
         tally = _Tally(progress, len(cuts), sum(c.left for c in cuts.values()))
         pending = {w.source for w in todo}
         for w in self.scan.wanted:

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from assistant.embedding import Embedder
+from assistant.embedding import TextEmbedder
 from assistant.lexical import LexicalIndex
 from assistant.sentence_index import SentenceIndex
 from assistant.store import PassageStore
@@ -41,7 +41,7 @@ class Retriever:
     def __init__(
         self,
         store: PassageStore,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         passages: Sequence[Passage],
         lexical: LexicalIndex,
         weights: FusionWeights | None = None,

@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from assistant.embedding import Embedder
+from assistant.embedding import TextEmbedder
 from assistant.errors import CorruptStoreError, StoreError, StoreUnavailableError
 from assistant.folders import folder_problem
 from assistant.sentence_index import PassageVectors, decode, encode
@@ -259,7 +259,9 @@ def from_metadata(pid: str, meta: dict[str, Any], embed_text: str, score: float 
 class PassageStore:
     """Passages and their vectors in one Chroma collection: one generation of the store."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, generation: str = LEGACY) -> None:
+    def __init__(
+        self, settings: Settings, embedder: TextEmbedder, generation: str = LEGACY
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.generation = generation

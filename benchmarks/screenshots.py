@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             box.send_keys(question)
             driver.find_element(By.CSS_SELECTOR, "#ask").click()
             WebDriverWait(driver, 180).until(
-                lambda d: d.find_elements(By.CSS_SELECTOR, "#sources details")
-                or "do not answer" in d.find_element(By.CSS_SELECTOR, "#chat").text
+                lambda d: (
+                    d.find_elements(By.CSS_SELECTOR, "#sources details")
+                    or "do not answer" in d.find_element(By.CSS_SELECTOR, "#chat").text
+                )
             )
             time.sleep(1)
             slug = re.sub(r"\W+", "-", question.lower()).strip("-")[:40]

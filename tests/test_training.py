@@ -147,20 +147,26 @@ def test_judge_examples_label_the_evidence_sentence() -> None:
 
 def test_a_models_manifest_sets_the_answerers_thresholds_for_its_scores(tmp_path: Path) -> None:
     from assistant.chain import _thresholds
+    from assistant.embedding import Embedder
     from assistant.errors import ModelError
 
-    shipped = _thresholds(Settings())
+    def thresholds(settings: Settings):  # type: ignore[no-untyped-def]
+        return _thresholds(settings, Embedder(settings))
+
+    shipped = thresholds(Settings())
     assert (shipped.min_semantic, shipped.keep_ratio) == (
         read_manifest(SHIPPED)["answerer"]["min_semantic"],
         read_manifest(SHIPPED)["answerer"]["keep_ratio"],
     )
-    packaged = _thresholds(Settings(embedding_model=PACKAGED, max_answer_words=90))
+    packaged = thresholds(Settings(embedding_model=PACKAGED, max_answer_words=90))
     assert packaged.min_semantic == 0.5 and packaged.max_words == 90  # the defaults are its
-    (tmp_path / MANIFEST).write_text(json.dumps({"answerer": {"min_semantic": 0.35}}))
-    assert _thresholds(Settings(embedding_model=str(tmp_path))).min_semantic == 0.35
-    (tmp_path / MANIFEST).write_text(json.dumps({"answerer": {"min_semantik": 0.35}}))
+    model = tmp_path / "model"
+    shutil.copytree(SHIPPED, model)
+    (model / MANIFEST).write_text(json.dumps({"answerer": {"min_semantic": 0.35}}))
+    assert thresholds(Settings(embedding_model=str(model))).min_semantic == 0.35
+    (model / MANIFEST).write_text(json.dumps({"answerer": {"min_semantik": 0.35}}))
     with pytest.raises(ModelError, match="min_semantik, which the answerer does not have"):
-        _thresholds(Settings(embedding_model=str(tmp_path)))
-    (tmp_path / MANIFEST).write_text("{not json")
+        thresholds(Settings(embedding_model=str(model)))
+    (model / MANIFEST).write_text("{not json")
     with pytest.raises(ModelError, match="damaged"):
-        _thresholds(Settings(embedding_model=str(tmp_path)))
+        thresholds(Settings(embedding_model=str(model)))
