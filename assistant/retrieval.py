@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from assistant.embedding import TextEmbedder
 from assistant.lexical import LexicalIndex
+from assistant.question import Mode
 from assistant.sentence_index import SentenceIndex
 from assistant.store import PassageStore
 from assistant.types import Passage
-
-Mode = Literal["hybrid", "dense", "lexical"]
 
 
 @dataclass(frozen=True)
