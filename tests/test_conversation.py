@@ -55,7 +55,7 @@ def test_history_takes_dicts_langchain_messages_and_pairs_alike() -> None:
 
 @pytest.mark.parametrize("bad", [[("system", "x")], [("user",)], ["just text"], "user: hi"])
 def test_a_message_of_no_known_shape_is_refused_naming_the_shapes(bad: object) -> None:
-    with pytest.raises(InvalidQuestionError, match="HumanMessage/AIMessage|list of messages"):
+    with pytest.raises(InvalidQuestionError, match=r"HumanMessage/AIMessage|list of messages"):
         trim_history(bad, Settings())  # type: ignore[arg-type]
 
 

@@ -16,10 +16,10 @@ from assistant.answering import ExcerptAnswerer
 from assistant.citations import MARKER_RE
 from assistant.conversation import Turn
 from assistant.llm import LLMAnswerer, make_chat_model
-from assistant.question import QuestionState
-from assistant.snapshot import Snapshot
 from assistant.prompts import CANNOT_ANSWER, LLM_FALLBACK_NOTE
+from assistant.question import QuestionState
 from assistant.settings import Settings
+from assistant.snapshot import Snapshot
 from assistant.testing import FakeEmbedder, fake_answerer
 from assistant.types import Answer, Passage, PassageKind
 
