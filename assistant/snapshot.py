@@ -54,9 +54,12 @@ def load_snapshot(
     from assistant.index_cache import load_or_build  # bm25s, scipy: only to search
     from assistant.retrieval import Retriever
 
-    passages, lexical, sentences = load_or_build(settings, store)
+    index = load_or_build(settings, store)
     files = {s: str(d.get("file") or "") for s, d in store.state()["docs"].items()}
-    retriever = Retriever(store, embedder, passages, lexical, sentences=sentences, files=files)
+    retriever = Retriever(
+        store, embedder, index.passages, index.lexical, vectors=index.vectors,
+        sentences=index.sentences, files=files,
+    )  # fmt: skip
     return Snapshot(retriever, excerpt_answerer(settings, retriever, embedder, judge))
 
 
