@@ -19,7 +19,6 @@ from assistant.conversation import (
     validate_question,
 )
 from assistant.embedding import Embedder, TextEmbedder
-from assistant.errors import StoreError
 from assistant.generations import Pointer, Pointers, reader_problem
 from assistant.ingest import Ingester, Progress
 from assistant.prompts import BUILDING_NOTE, INTERRUPTED_NOTE
@@ -140,15 +139,6 @@ class Assistant:
         """The hybrid retriever of the current snapshot."""
         return self.snapshot().retriever
 
-    def newer_snapshot(self, stale: Snapshot) -> Snapshot | None:
-        """After a store error: the snapshot of a newer generation, if the pointer moved on
-        (an ingest finished and deleted the one ``stale`` reads); None if it did not."""
-        try:
-            fresh = self.snapshot()
-        except StoreError:
-            return None
-        return fresh if fresh is not stale else None
-
     @cached_property
     def _judge(self) -> Judge | None:
         return load_judge(self.settings)
@@ -197,12 +187,7 @@ class Assistant:
         mode = check_mode(mode)
         snapshot = self.snapshot()
         doc_ids = validate_doc_ids(doc_ids, snapshot.doc_ids)
-        try:
-            return snapshot.retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
-        except StoreError:
-            if (newer := self.newer_snapshot(snapshot)) is None:
-                raise
-            return newer.retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+        return snapshot.retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
 
     def as_retriever(
         self, k: int = 4, doc_ids: Sequence[str] | None = None, mode: Mode = "hybrid"
@@ -243,8 +228,7 @@ class Assistant:
         from assistant.chain import ChainParts, QuestionChain
 
         return QuestionChain(
-            ChainParts(self.settings, self.snapshot, self.newer_snapshot, self.store_notes,
-                       self.sources, self.llm)
+            ChainParts(self.settings, self.snapshot, self.store_notes, self.sources, self.llm)
         )  # fmt: skip
 
     def ask(

@@ -29,7 +29,6 @@ from assistant.conversation import (
     validate_doc_ids,
     validate_question,
 )
-from assistant.errors import StoreError
 from assistant.question import AskInput, QuestionState, parse_input
 from assistant.settings import Settings
 from assistant.types import Answer, Passage
@@ -51,7 +50,6 @@ class ChainParts:
 
     settings: Settings
     snapshot: Callable[[], Snapshot]  # the last complete generation's, loaded (raises if none)
-    newer: Callable[[Snapshot], Snapshot | None]  # after a store error: a newer one, if any
     store_notes: Callable[[], list[str]]  # an ingest at work or stopped half-way
     sources: SourceTexts  # the corpus files as they are now, for answer-time checks
     llm: LLMAnswerer | None = None  # None: the default answerer
@@ -133,22 +131,13 @@ def prepare(parts: ChainParts, inp: AskInput | dict[str, Any]) -> QuestionState:
 
 
 def retrieve(parts: ChainParts, state: QuestionState) -> QuestionState:
-    """Hybrid search for the standalone question, with the hits' linked notes."""
-    try:
-        hits = _search(parts, state)
-    except StoreError:  # an ingest finished and deleted the generation this index reads
-        newer = parts.newer(state.snapshot)
-        if newer is None:
-            raise
-        state = replace(state, snapshot=newer)
-        hits = _search(parts, state)
-    return state.with_hits(hits, linked_of(state.snapshot, hits))
-
-
-def _search(parts: ChainParts, state: QuestionState) -> list[Passage]:
-    return state.snapshot.retriever.search(
+    """Hybrid search for the standalone question, with the hits' linked notes. The search
+    runs in the snapshot's memory: an ingest that deletes its generation meanwhile changes
+    nothing here."""
+    hits = state.snapshot.retriever.search(
         state.query, k=parts.settings.top_k, doc_ids=state.doc_ids, mode=state.mode
     )
+    return state.with_hits(hits, linked_of(state.snapshot, hits))
 
 
 def linked_of(snapshot: Snapshot, hits: Sequence[Passage]) -> list[Passage]:
