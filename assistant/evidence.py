@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.parsing import NOTE_LABEL_RE, clean
+from assistant.notes import NOTE_LABEL_RE
+from assistant.parsing import clean
 from assistant.sentences import (
     is_furniture,
     is_reference,
