@@ -114,7 +114,11 @@ def _none(_p: Passage) -> Passage | None:
 
 
 class ExcerptAnswerer:
-    """Composes answers from retrieved passages' sentences."""
+    """Composes answers from retrieved passages' sentences.
+
+    ``thresholds`` and ``weights`` are the stage's tuning (:mod:`assistant.tuning`), their
+    documented defaults unless given.
+    """
 
     def __init__(
         self,

@@ -39,7 +39,8 @@ class Retriever:
         """``passages`` in document order, ``lexical`` indexing them in that order and their
         ``sentences`` vectors, as :func:`assistant.index_cache.load_or_build` returns them;
         ``files``: each source file's sha256 as ingested ("" where the store did not record
-        it), which answers compare the file on disk with."""
+        it), which answers compare the file on disk with; ``tuning``: the fusion's weights
+        (:class:`assistant.tuning.RetrievalTuning`, its documented defaults unless given)."""
         self.store = store
         self.embedder = embedder
         self.passages = list(passages)

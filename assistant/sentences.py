@@ -34,7 +34,6 @@ TWO_LETTER_INITIALS = frozenset(
     {"yu", "ya", "ye", "yo", "zh", "ch", "sh", "kh", "ts", "iu", "ia", "ie", "io", "dzh"}
 )
 
-CLOSERS = "\"”»’')]"
 # What a finished sentence (or a line that closes a quotation or a list item) ends with.
 TERMINAL = ".?!…:;\"”»)]*'’"
 SENTENCE_END_RE = re.compile(

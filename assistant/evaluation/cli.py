@@ -21,6 +21,7 @@ from assistant.evaluation.questions import Question, check_questions, load_quest
 from assistant.evaluation.report import interval_rows, report_data, summary_rows, write_report
 from assistant.evaluation.runner import COMPARE_MODES, EvalRun, run_questions
 from assistant.evaluation.scoreboard import BY_KEY
+from assistant.retrieval import Mode
 from assistant.settings import PROJECT_ROOT, Settings
 
 DEFAULT_OUT = PROJECT_ROOT / "eval" / "report"
