@@ -83,14 +83,14 @@ class Thresholds:
     """When to answer, and how much. Float fields can be set per model by its manifest."""
 
     # best sentence's cosine below this: the documents do not answer; dev for the base model
-    # (0.47 retuned in b9b2bcf); the fine-tuned model's manifest sets 0.2 (training regions)
+    # (retuned in b9b2bcf and after); the fine-tuned model's manifest sets 0.2 (training regions)
     min_semantic: float = 0.5
     min_coverage: float = 0.3  # share (IDF) of the question's words in the top passages; dev
     coverage_passages: int = 3  # how many top passages that share is taken over; set by hand
     # a question naming something the documents never mention is not answered unless a
     # sentence matches it this closely anyway (a misspelt name, say); dev (b9b2bcf)
     unknown_name_support: float = 0.7
-    max_words: int = DEFAULT_MAX_WORDS  # of the whole answer; settings.max_answer_words sets it
+    max_words: int = DEFAULT_MAX_WORDS  # of the whole answer: settings.max_answer_words, by hand
     max_windows: int = 6  # evidence windows (so [n] markers) in one answer; dev (3d4e6e6)
     window_words: int = 80  # a window stops growing past this many words; dev (3d4e6e6)
     # a window scoring under this share of the best one is left out; dev (d9c4552); the
