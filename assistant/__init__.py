@@ -4,7 +4,6 @@ from assistant.settings import Settings  # noqa: I001  (sets offline/telemetry e
 from assistant.api import Assistant
 from assistant.errors import (
     AssistantError,
-    BackendUnavailableError,
     CorruptStoreError,
     DiskFullError,
     EmptyStoreError,
@@ -35,7 +34,6 @@ __all__ = [
     "Answer",
     "Assistant",
     "AssistantError",
-    "BackendUnavailableError",
     "Citation",
     "CorruptStoreError",
     "DiskFullError",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -31,13 +31,12 @@ from assistant.conversation import (
 )
 from assistant.question import AskInput, QuestionState, parse_input
 from assistant.settings import Settings
+from assistant.tuning import LinkTuning
 from assistant.types import Answer, Passage
 
 if TYPE_CHECKING:
     from assistant.llm import LLMAnswerer
     from assistant.snapshot import Snapshot
-
-LINKED_SCORE = 0.9  # a linked note's score: this share of the hit that links to it (set by hand)
 
 
 class AnswerOutput(RootModel[Answer]):
@@ -53,6 +52,7 @@ class ChainParts:
     store_notes: Callable[[], list[str]]  # an ingest at work or stopped half-way
     sources: SourceTexts  # the corpus files as they are now, for answer-time checks
     llm: LLMAnswerer | None = None  # None: the default answerer
+    links: LinkTuning = field(default_factory=LinkTuning)  # linked notes: scores, how many
 
 
 class QuestionChain(Runnable[AskInput | dict[str, Any], Answer]):
@@ -127,6 +127,7 @@ def prepare(parts: ChainParts, inp: AskInput | dict[str, Any]) -> QuestionState:
         question=question, history=history, query=query,
         doc_ids=tuple(doc_ids) if doc_ids else None, mode=ask.mode,
         notes=(*parts.store_notes(), *notes), snapshot=snapshot,
+        linked_candidates=parts.links.linked_candidates,
     )  # fmt: skip
 
 
@@ -137,19 +138,19 @@ def retrieve(parts: ChainParts, state: QuestionState) -> QuestionState:
     hits = state.snapshot.retriever.search(
         state.query, k=parts.settings.top_k, doc_ids=state.doc_ids, mode=state.mode
     )
-    return state.with_hits(hits, linked_of(state.snapshot, hits))
+    return state.with_hits(hits, linked_of(state.snapshot, hits, parts.links.linked_score))
 
 
-def linked_of(snapshot: Snapshot, hits: Sequence[Passage]) -> list[Passage]:
+def linked_of(snapshot: Snapshot, hits: Sequence[Passage], share: float) -> list[Passage]:
     """The notes the hits cite and the paragraphs citing hit notes, each once, scored below
-    the hit that links to it."""
+    the hit that links to it (``share`` of its score)."""
     seen = {h.id for h in hits}
     out: list[Passage] = []
     for h in hits:
         for q in snapshot.retriever.linked(h):
             if q.id not in seen:
                 seen.add(q.id)
-                out.append(q.with_score(h.score * LINKED_SCORE))
+                out.append(q.with_score(h.score * share))
     return out
 
 

@@ -36,6 +36,7 @@ from assistant.prompts import (
 from assistant.question import QuestionState
 from assistant.sentences import sentence_spans
 from assistant.settings import Settings
+from assistant.tuning import LinkTuning
 from assistant.types import Answer, Citation, Passage
 
 # Fixed sentences of this stage (candidates for assistant.prompts).
@@ -52,8 +53,6 @@ DROPPED_NOTE = (
 )
 INVENTED_NOTE = "The language model cited excerpts it was not given ({markers}); removed."
 
-LINKED_EXCERPTS = 2  # linked notes shown to the model after the retrieved passages
-HISTORY_CHARS = 600  # of each earlier chat message, when condensing a follow-up
 QUOTE_RE = re.compile(r"“([^“”]+)”|\"([^\"]+)\"|«([^«»]+)»")
 LEADING_MARKERS_RE = re.compile(r"(?:\s*\[\d{1,3}\])+")
 DELIMITER_RE = re.compile(r"<\s*/?\s*excerpts\s*>", re.I)
@@ -86,11 +85,12 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 
 
 # -- the prompt -------------------------------------------------------------------------------
-def number_excerpts(state: QuestionState) -> Excerpts:
-    """Excerpts numbered from 1: the retrieved passages, then the first linked notes."""
+def number_excerpts(state: QuestionState, linked: int) -> Excerpts:
+    """Excerpts numbered from 1: the retrieved passages, then the first ``linked`` linked
+    notes."""
     out: Excerpts = {}
     seen: set[str] = set()
-    for p in [*state.passages, *state.linked[:LINKED_EXCERPTS]]:
+    for p in [*state.passages, *state.linked[:linked]]:
         if p.id not in seen:
             seen.add(p.id)
             out[len(out) + 1] = p
@@ -111,11 +111,13 @@ def format_excerpts(excerpts: Excerpts) -> str:
     return "\n\n".join(blocks)
 
 
-def answer_messages(state: QuestionState, excerpts: Excerpts) -> list[BaseMessage]:
+def answer_messages(state: QuestionState, excerpts: Excerpts, max_words: int) -> list[BaseMessage]:
     """System rules, then the excerpts (as data, between delimiters) and the question."""
     question = state.query or state.question
     return [
-        SystemMessage(ANSWER_SYSTEM_PROMPT.format(cannot_answer=CANNOT_ANSWER)),
+        SystemMessage(
+            ANSWER_SYSTEM_PROMPT.format(cannot_answer=CANNOT_ANSWER, max_words=max_words)
+        ),
         HumanMessage(
             ANSWER_USER_PROMPT.format(excerpts=format_excerpts(excerpts), question=question)
         ),
@@ -127,15 +129,20 @@ class LLMAnswerer:
     """Answers with a chat model from the state's excerpts; the snapshot's default answerer
     when the model fails or cites nothing. Also rewrites follow-ups as standalone questions."""
 
-    def __init__(self, model: BaseChatModel, settings: Settings) -> None:
+    def __init__(
+        self, model: BaseChatModel, settings: Settings, links: LinkTuning | None = None
+    ) -> None:
         self.model = model
         self.settings = settings
+        self.links = links or LinkTuning()
 
     def answer(self, state: QuestionState) -> Answer:
         """The chat model's answer, checked; the default answerer's when the model fails."""
-        excerpts = number_excerpts(state)
+        excerpts = number_excerpts(state, self.links.linked_excerpts)
         try:
-            reply = self.model.invoke(answer_messages(state, excerpts)).text
+            reply = self.model.invoke(
+                answer_messages(state, excerpts, self.settings.max_answer_words)
+            ).text
         except Exception as exc:  # any failure of the backend means: answer without it
             return unavailable(state, _reason(exc, self.settings))
         return finish(self.settings, state, excerpts, reply)
@@ -146,10 +153,12 @@ class LLMAnswerer:
         The streamed text is unchecked: show it as provisional and replace it by the final
         Answer's text, which may differ (markers renumbered, quotes unquoted) or be the fallback.
         """
-        excerpts = number_excerpts(state)
+        excerpts = number_excerpts(state, self.links.linked_excerpts)
         parts: list[str] = []
         try:
-            for chunk in self.model.stream(answer_messages(state, excerpts)):
+            for chunk in self.model.stream(
+                answer_messages(state, excerpts, self.settings.max_answer_words)
+            ):
                 if piece := chunk.text:
                     parts.append(piece)
                     yield piece
@@ -163,7 +172,8 @@ class LLMAnswerer:
         failure)."""
         if not history:
             return question
-        prompt = CONDENSE_PROMPT.format(history=_format_history(history), question=question)
+        history_text = _format_history(history, self.links.history_chars)
+        prompt = CONDENSE_PROMPT.format(history=history_text, question=question)
         try:
             reply = self.model.invoke([HumanMessage(prompt)]).text
         except Exception:  # the answer step will report the backend; here just do without it
@@ -365,11 +375,11 @@ def _span(p: Passage, quotes: list[tuple[int, int]], claims: list[str]) -> tuple
 
 
 # -- follow-ups -------------------------------------------------------------------------------
-def _format_history(history: Sequence[Turn]) -> str:
+def _format_history(history: Sequence[Turn], chars: int) -> str:
     lines = []
     for msg in history:
         who = "User" if msg.role == "user" else "Assistant"
-        content = " ".join(MARKER_RE.sub("", msg.content).split())[:HISTORY_CHARS]
+        content = " ".join(MARKER_RE.sub("", msg.content).split())[:chars]
         lines.append(f"{who}: {content}")
     return "\n".join(lines)
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.conversation import Turn
 from assistant.errors import InvalidQuestionError
 from assistant.safe_text import escaped
+from assistant.tuning import LinkTuning
 
 if TYPE_CHECKING:
     from assistant.snapshot import Snapshot
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = get_args(Mode)
-LINKED_CANDIDATES = 4  # linked notes of the top hits that join the answerer's candidates
 
 
 class AskInput(BaseModel):
@@ -111,14 +111,15 @@ class QuestionState:
     snapshot: Snapshot  # the index this question is answered from, start to end
     passages: tuple[Passage, ...] = ()  # the hits, best first
     linked: tuple[Passage, ...] = ()  # notes and passages the hits link to
+    linked_candidates: int = LinkTuning.linked_candidates  # of them, join the answerer's
 
     def with_hits(self, passages: Sequence[Passage], linked: Sequence[Passage]) -> QuestionState:
         return replace(self, passages=tuple(passages), linked=tuple(linked))
 
     def candidates(self) -> list[Passage]:
-        """What the default answerer composes from: the hits, then the top hits' linked notes
-        (a note may hold the answer)."""
-        return [*self.passages, *self.linked[:LINKED_CANDIDATES]]
+        """What the default answerer composes from: the hits, then the first few of their
+        linked notes (a note may hold the answer)."""
+        return [*self.passages, *self.linked[: self.linked_candidates]]
 
     def excerpt_answer(self) -> Answer:
         """The default answerer's answer: composed from the candidates' excerpts."""
