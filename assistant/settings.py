@@ -26,14 +26,9 @@ def _under_home(*parts: str) -> Callable[[dict[str, Any]], Path]:
     """The default of a path field: ``parts`` under the (already validated) ``home``."""
 
     def default(data: dict[str, Any]) -> Path:
-        home = data.get("home")
-        return (home if isinstance(home, Path) else _cwd()).joinpath(*parts)
+        return (data.get("home") or Path.cwd()).joinpath(*parts)
 
     return default
-
-
-def _cwd() -> Path:
-    return Path.cwd()
 
 
 class Settings(BaseSettings):
@@ -45,7 +40,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
 
     home: Path = Field(
-        default_factory=_cwd,
+        default_factory=Path.cwd,
         description="The data folder (ASSISTANT_HOME): corpus/, vectorstore/, .cache/ and "
         "feedback/ are under it unless set one by one. Default: the working directory, which "
         "in a checkout run from its root (`make run`, `make test`) is the repository.",

@@ -2,12 +2,15 @@
 
 This module works on a collection; :mod:`assistant.store_client` makes the clients (an
 embedded folder or a Chroma server) and keeps the generations. The two are the only modules
-that import chromadb. Reads and writes both go to chromadb directly: langchain-chroma's
-``Chroma`` adds nothing this store uses (it takes vectors only through its own embedding
-function, and returns no sentence vectors) and was slower to write (see the README). The
-collection's metadata records which embedding
-model and chunker built it, and the content hash of every document it holds, so that an
-ingest can skip what is unchanged and rebuild what was built differently.
+that import chromadb. Reads and writes both go to chromadb directly, not through
+langchain-chroma: its ``add_texts`` ends in the same ``upsert`` (3,249 passages, 384-d: 8-9 s
+either way, within the shared machine's noise), but its searches always fetch every hit's
+document and metadata, sentence vectors and all: 100 searches of 60 took 1.6 s against
+0.29 s (medians of 3 runs), and a question makes one.
+
+The collection's metadata records which embedding model and chunker built it, and the content
+hash of every document it holds, so that an ingest can skip what is unchanged and rebuild
+what was built differently.
 
 A store comes in generations (see :mod:`assistant.generations`): an ingest that changes
 anything writes a new one beside the last complete one, which readers go on using until the
