@@ -40,6 +40,7 @@ from assistant.settings import Settings
 from assistant.store_client import (
     GENERATION_RE,
     LEGACY,
+    close_client,
     collection_name,
     drop_generation,
     generation_path,
@@ -119,7 +120,7 @@ class PassageStore:
         self.folder = generation_path(settings, generation)
         self.client = make_client(settings, generation)
         # chromadb stops a folder's shared system when its last client is closed
-        self._close = weakref.finalize(self, self.client.close)
+        self._close = weakref.finalize(self, close_client, self.client)
         self.name = collection_name(settings, generation)
         # the collection handle searches reuse (a lookup costs ~10 ms); opening it here makes
         # a damaged store fail at once

@@ -41,7 +41,8 @@ GENERATION_RE = re.compile(r"gen-(\d{6})")
 POINTER_SUFFIX = ".pointer"  # server: the collection whose metadata names the current one
 LEGACY = ""  # the generation of a store made before generations: Chroma's files at the top
 
-_open_clients: dict[str, weakref.WeakSet[Any]] = {}
+_open_clients: dict[str, weakref.WeakSet[Any]] = {}  # this process's local clients, by folder
+_detached: weakref.WeakSet[Any] = weakref.WeakSet()  # open before chromadb's cache was cleared
 _open_lock = threading.Lock()
 
 
@@ -60,8 +61,8 @@ def collection_name(settings: Settings, generation: str) -> str:
 def make_client(settings: Settings, generation: str = LEGACY) -> Any:
     """A Chroma client: HTTP when a server host is set, else a generation's folder.
 
-    The caller closes it (``client.close()``) when done; :class:`assistant.store.PassageStore`
-    closes its own when it is collected.
+    The caller closes it with :func:`close_client` when done; :class:`assistant.store.
+    PassageStore` closes its own when it is collected.
     """
     quiet()
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
@@ -85,15 +86,36 @@ def _folder_client(folder: Path, chroma_settings: ChromaSettings) -> Any:
     try:
         client = chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
     except Exception:
-        # A system that failed to start stays in chromadb's cache, with no client to close,
-        # and would be handed to every later client of this folder (a retry after a wipe
-        # would fail the same way). Clearing the cache is chromadb's public way out; clients
-        # already open keep their systems, which stop when those clients are closed.
-        ChromaClient.clear_system_cache()
+        _forget_failed_systems()
         raise
     with _open_lock:
         _open_clients.setdefault(str(folder), weakref.WeakSet()).add(client)
     return client
+
+
+def _forget_failed_systems() -> None:
+    """A system that failed to start (a file that is not a database) stays in chromadb's
+    cache with no client to close, and would be handed to every later client of its folder:
+    a retry after a wipe would fail the same way. Clearing the cache is chromadb's public way
+    out. Clients already open keep working on their systems, but are never closed: chromadb
+    counts a folder's clients by path, and closing one of them would count down, and stop,
+    the new system a later client of the same path starts."""
+    ChromaClient.clear_system_cache()
+    with _open_lock:
+        for clients in _open_clients.values():
+            _detached.update(clients)
+        _open_clients.clear()
+
+
+def close_client(client: Any) -> None:
+    """Close a client made by :func:`make_client` (one opened before chromadb's cache was
+    cleared is left to the garbage collector)."""
+    with _open_lock:
+        for clients in _open_clients.values():
+            clients.discard(client)
+        if client in _detached:
+            return
+    client.close()
 
 
 def _http_client(settings: Settings, chroma_settings: ChromaSettings) -> Any:
@@ -122,7 +144,7 @@ def _server(settings: Settings) -> Iterator[Any]:
     try:
         yield client
     finally:
-        client.close()
+        close_client(client)
 
 
 def server_unavailable(settings: Settings, exc: BaseException) -> StoreUnavailableError:
@@ -142,10 +164,10 @@ def release(folder: Path) -> None:
     """Close this process's clients of a folder (before it is deleted): chromadb stops the
     folder's system when its last client is closed."""
     with _open_lock:
-        clients = list(_open_clients.pop(str(folder), ()))
+        clients = list(_open_clients.get(str(folder), ()))
     for client in clients:
         try:
-            client.close()
+            close_client(client)
         except Exception as exc:  # a system that never started
             log.debug("closing Chroma's client of %s: %s", folder, exc)
 
