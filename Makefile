@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run ui ingest test lint browser-deps clean-store
+.PHONY: install run ui ingest test lint browser-deps clean-store install-check
 
+# The dev extra takes the web page, the LLM clients and the trainer with it (web, llm, train).
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,12 @@ test: install browser-deps
 	$(BIN)/ruff check assistant ui tests
 	$(BIN)/mypy assistant ui
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PYTHON=$(PYTHON) .ci/install_check
+
+# `pip install .` (not editable, no extras) into a fresh venv, then ingest and ask from an
+# empty folder with ASSISTANT_CORPUS_DIR: the package as a user installs it (a few minutes).
+install-check:
+	PYTHON=$(PYTHON) .ci/install_check
 
 lint: install
 	$(BIN)/ruff check assistant ui tests

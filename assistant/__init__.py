@@ -1,6 +1,5 @@
 """Question answering over historical documents, with verbatim, offset-checked citations."""
 
-from assistant.settings import Settings  # noqa: I001  (sets offline/telemetry env first)
 from assistant.api import Assistant
 from assistant.errors import (
     AssistantError,
@@ -21,6 +20,7 @@ from assistant.errors import (
 from assistant.ingest import IngestProgress
 from assistant.markup import TextRun, plain_text, split_runs, text_runs
 from assistant.render import format_answer
+from assistant.settings import Settings
 from assistant.types import (
     Answer,
     Citation,

@@ -109,9 +109,27 @@ def _width() -> int:
     return max(40, min(100, shutil.get_terminal_size((100, 24)).columns - 1))
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    from ui.app import launch
+PAGES_GROUP = "assistant.pages"  # entry points: the web page registers itself here
+NO_WEB_PAGE = (
+    "the web page is not installed ({why}); install it with "
+    "`pip install 'trotsky-assistant[web]'` (in a checkout: `make install`)."
+)
 
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Serve the page that registered itself (the package ``assistant`` does not import it)."""
+    from importlib.metadata import entry_points
+
+    from assistant.offline import quiet
+
+    quiet()  # before gradio and Hugging Face's libraries are imported
+    page = next(iter(entry_points(group=PAGES_GROUP, name="web")), None)
+    if page is None:
+        raise AssistantError(NO_WEB_PAGE.format(why=f"no '{PAGES_GROUP}' entry point"))
+    try:
+        launch = page.load()
+    except ModuleNotFoundError as exc:  # the package was installed without its extra
+        raise AssistantError(NO_WEB_PAGE.format(why=f"no module {exc.name!r}")) from None
     launch(host=args.host, port=args.port, insecure_public=args.insecure_public)
     return 0
 

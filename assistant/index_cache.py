@@ -29,7 +29,7 @@ import numpy as np
 from assistant.expansion import expansion_key, lexical_texts
 from assistant.lexical import LEXICAL_VERSION, LexicalIndex
 from assistant.sentence_index import SentenceIndex
-from assistant.settings import PROJECT_ROOT, Settings
+from assistant.settings import Settings
 from assistant.store import PassageStore, from_metadata, to_metadata
 from assistant.types import Passage
 
@@ -63,7 +63,7 @@ def cache_folder(settings: Settings) -> Path:
     else:
         where = str(settings.vectorstore_dir.resolve())
     name = hashlib.sha256(f"{where}|{settings.collection}".encode()).hexdigest()[:16]
-    return (settings.index_cache_dir or PROJECT_ROOT / ".cache" / "index") / name
+    return (settings.index_cache_dir or settings.home / ".cache" / "index") / name
 
 
 @dataclass(frozen=True)

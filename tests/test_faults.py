@@ -50,13 +50,13 @@ from assistant.prompts import BUILDING_NOTE, INTERRUPTED_NOTE
 from assistant.render import format_answer
 from assistant.settings import PROJECT_ROOT
 from assistant.store import PassageStore
+from assistant_ui.app import ChatPage, build_app, serve
+from assistant_ui.feedback import load_jsonl, read_jsonl
+from assistant_ui.render import Turn, answer_html, sources_html
 from tests.conftest import SMALL_DOCS, small_corpus
 from tests.test_answers import check_citations
 from tests.test_reliability import Progress, chunked_ids, env_for
 from tests.test_ui_app import Fake, free_port, texts
-from ui.app import ChatPage, build_app, serve
-from ui.feedback import load_jsonl, read_jsonl
-from ui.render import Turn, answer_html, sources_html
 
 pytestmark = [
     pytest.mark.slow,
@@ -382,7 +382,7 @@ NO_NETWORK = """
 import sys, time, urllib.request
 from pathlib import Path
 from assistant import Assistant, Settings
-from ui.app import build_app, serve
+from assistant_ui.app import build_app, serve
 from gradio_client import Client
 s = Settings(corpus_dir=Path(sys.argv[1]), vectorstore_dir=Path(sys.argv[2]),
              feedback_path=Path(sys.argv[2]) / "fb.jsonl")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Citation
-from ui.feedback import append_jsonl, feedback_record, read_jsonl
+from assistant_ui.feedback import append_jsonl, feedback_record, read_jsonl
 
 LINES_PER_WRITER = 40
 

@@ -10,7 +10,6 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.index_cache import cache_folder, store_key
-from assistant.settings import PROJECT_ROOT
 from assistant.store import PassageStore
 from tests.conftest import CORPUS
 
@@ -99,7 +98,7 @@ def test_where_the_cache_goes(tmp_path: Path) -> None:
     assert cache_folder(local) == tmp_path / "vs" / "index-cache" / "passages"
     server = local.model_copy(update={"chroma_host": "10.0.0.5"})
     other = local.model_copy(update={"chroma_host": "10.0.0.6"})
-    assert cache_folder(server).parent == PROJECT_ROOT / ".cache" / "index"
+    assert cache_folder(server).parent == local.home / ".cache" / "index"
     assert cache_folder(server) != cache_folder(other)
     moved = server.model_copy(update={"index_cache_dir": tmp_path / "elsewhere"})
     assert cache_folder(moved).parent == tmp_path / "elsewhere"

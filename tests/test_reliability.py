@@ -54,15 +54,15 @@ from assistant.llm import answer_messages, number_excerpts
 from assistant.passages import Chunker
 from assistant.prompts import CANNOT_ANSWER, LLM_FALLBACK_NOTE
 from assistant.settings import PROJECT_ROOT
+from assistant_ui.app import build_app, serve, sync_store
+from assistant_ui.feedback import read_jsonl
+from assistant_ui.page import ChatPage
+from assistant_ui.render import Turn, answer_html, esc, sources_html
 from tests.conftest import SMALL_DOCS, small_corpus
 from tests.test_answers import check_citations
 from tests.test_llm_answerer import RecordingChat
 from tests.test_llm_openai_server import FakeOpenAI, running_server
 from tests.test_ui_app import Fake, Recording, client, free_port, texts
-from ui.app import build_app, serve, sync_store
-from ui.feedback import read_jsonl
-from ui.page import ChatPage
-from ui.render import Turn, answer_html, esc, sources_html
 
 pytestmark = [
     pytest.mark.slow,

@@ -30,9 +30,9 @@ from assistant import (
     DocumentSummary,
     Settings,
 )
+from assistant_ui.app import build_app, launch, parse_auth, serve, sync_store
+from assistant_ui.feedback import read_jsonl
 from tests.conftest import SMALL_DOCS, small_corpus
-from ui.app import build_app, launch, parse_auth, serve, sync_store
-from ui.feedback import read_jsonl
 
 pytestmark = [
     pytest.mark.slow,

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from assistant import Assistant, Settings
+from assistant_ui.app import build_app, serve
+from assistant_ui.feedback import read_jsonl
 from tests.conftest import SMALL_DOCS, small_corpus
-from ui.app import build_app, serve
-from ui.feedback import read_jsonl
 
 pytestmark = [
     pytest.mark.browser,

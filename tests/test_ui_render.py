@@ -8,7 +8,7 @@ import re
 import pytest
 
 from assistant import Answer, Citation, DocumentSummary, Passage
-from ui.render import (
+from assistant_ui.render import (
     EMPTY_PANEL,
     Turn,
     answer_html,

@@ -35,10 +35,12 @@ from assistant import (
     StoreLockedError,
 )
 from assistant.ingest import CUTTING
+from assistant.offline import quiet
 from assistant.safe_text import escaped
-from ui.page import Backend, ChatPage
-from ui.render import EMPTY_PANEL, esc
-from ui.theme import CSS, HEAD, make_theme
+
+from .page import Backend, ChatPage
+from .render import EMPTY_PANEL, esc
+from .theme import CSS, HEAD, make_theme
 
 TITLE = "Trotsky and the Left Opposition, 1923–1927"
 INTRO = (
@@ -71,6 +73,7 @@ def build_app(assistant: Backend, note: str = "") -> gr.Blocks:
         assistant: the public API object, or anything shaped like it (:class:`Backend`).
         note: a warning shown under the status line (e.g. another ingest held the store).
     """
+    quiet()  # Gradio's analytics off, Hugging Face offline (unless set otherwise)
     page = ChatPage(assistant)
     with gr.Blocks(title=f"{TITLE}: ask the documents", analytics_enabled=False) as demo:
         turns = gr.State([])
@@ -288,6 +291,7 @@ def _has_passages(assistant: Assistant) -> bool:
 
 def launch(host: str | None = None, port: int | None = None, insecure_public: bool = False) -> None:
     """``assistant ui``: sync the store (visible progress), then serve the page until Ctrl-C."""
+    quiet()
     settings = Settings()
     assistant = Assistant(settings)
     try:

@@ -16,8 +16,9 @@ import gradio as gr
 from assistant import Answer, AssistantError, DocumentSummary, Settings
 from assistant.conversation import check_text
 from assistant.safe_text import without_surrogates
-from ui.feedback import VERDICTS, Verdict, append_jsonl, feedback_record
-from ui.render import (
+
+from .feedback import VERDICTS, Verdict, append_jsonl, feedback_record
+from .render import (
     EMPTY_PANEL,
     Turn,
     answer_html,
