@@ -13,7 +13,8 @@ AssistantError
 ├── StoreLockedError         another ingest holds the store
 ├── IngestError              a corpus file or the manifest is wrong (names the file)
 │   └── ManifestError
-└── ModelError               the embedding model's files are missing
+├── ModelError               the embedding model's files are missing
+└── ChatModelError           the settings' chat model cannot be made (its client is missing)
 """
 
 from __future__ import annotations
@@ -76,3 +77,7 @@ class ManifestError(IngestError):
 
 class ModelError(AssistantError):
     """The embedding model cannot be loaded."""
+
+
+class ChatModelError(AssistantError):
+    """The chat model the settings name cannot be made: its client library is not installed."""

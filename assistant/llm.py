@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from assistant.citations import MARKER_RE, find_quote, make_citation, renumber
 from assistant.conversation import Turn, standalone_question
+from assistant.errors import ChatModelError
 from assistant.lexical import tokenize
 from assistant.prompts import (
     ANSWER_SYSTEM_PROMPT,
@@ -62,18 +63,28 @@ Excerpts = dict[int, Passage]
 
 # -- the chat model ---------------------------------------------------------------------------
 def make_chat_model(settings: Settings) -> BaseChatModel:
-    """The chat model the settings name: an OpenAI-compatible endpoint or Ollama."""
-    if settings.llm_provider == "ollama":
-        from langchain_ollama import ChatOllama
+    """The chat model the settings name: an OpenAI-compatible endpoint or Ollama.
 
-        return ChatOllama(
-            model=settings.llm_model,
-            base_url=settings.llm_base_url,
-            temperature=settings.llm_temperature,
-            client_kwargs={"timeout": settings.llm_timeout},
-        )
-    from langchain_openai import ChatOpenAI
+    Raises:
+        ChatModelError: its client is not installed (the ``llm`` extra).
+    """
+    try:
+        if settings.llm_provider == "ollama":
+            from langchain_ollama import ChatOllama
 
+            return ChatOllama(
+                model=settings.llm_model,
+                base_url=settings.llm_base_url,
+                temperature=settings.llm_temperature,
+                client_kwargs={"timeout": settings.llm_timeout},
+            )
+        from langchain_openai import ChatOpenAI
+    except ImportError as exc:
+        raise ChatModelError(
+            f"the {settings.llm_provider} chat client is not installed ({exc.name} is missing); "
+            "install it with pip install 'trotsky-assistant[llm]', or pass any LangChain chat "
+            "model as Assistant(settings, chat_model=...)."
+        ) from None
     return ChatOpenAI(
         model=settings.llm_model,
         base_url=settings.llm_base_url,
@@ -222,18 +233,30 @@ def _is_cannot_answer(reply: str) -> bool:
 
 
 def _reason(exc: BaseException, settings: Settings) -> str:
-    import httpx  # the OpenAI client's transport (installed with it); only to name a failure
-    import openai
-
-    if isinstance(exc, TimeoutError | httpx.TimeoutException | openai.APITimeoutError):
+    timeouts, transport = _client_errors()
+    if isinstance(exc, (TimeoutError, *timeouts)):
         return f"no reply within {settings.llm_timeout:g} s"
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return f"the server answered with HTTP error {status}"
-    if isinstance(exc, ConnectionError | httpx.TransportError | openai.APIConnectionError):
+    if isinstance(exc, (ConnectionError, *transport)):
         where = settings.llm_base_url or f"the default {settings.llm_provider} address"
         return f"no connection to {where}; is the server running?"
     return f"its reply could not be read: {type(exc).__name__}"
+
+
+def _client_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """The timeout and connection errors of the HTTP clients (httpx; openai's, when the
+    ``llm`` extra is installed: a chat model of the user's own may not need it)."""
+    import httpx
+
+    timeouts: tuple[type[BaseException], ...] = (httpx.TimeoutException,)
+    transport: tuple[type[BaseException], ...] = (httpx.TransportError,)
+    try:
+        import openai
+    except ImportError:
+        return timeouts, transport
+    return (*timeouts, openai.APITimeoutError), (*transport, openai.APIConnectionError)
 
 
 # -- checking the reply -----------------------------------------------------------------------
