@@ -26,7 +26,7 @@ from assistant.question import Mode, QuestionState, check_mode
 from assistant.settings import Settings
 from assistant.snapshot import Snapshot, load_judge, load_snapshot
 from assistant.store import PassageStore
-from assistant.types import Answer, DocumentSummary, IngestReport, Passage
+from assistant.types import Answer, DocumentSummary, IngestReport, Passage, StoreState
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -46,8 +46,8 @@ class NoStore:
     def count(self) -> int:
         return 0
 
-    def state(self) -> dict[str, Any]:
-        return {"model": None, "chunker": None, "docs": {}, "partial": None}
+    def state(self) -> StoreState:
+        return StoreState()
 
     def all_passages(self) -> list[Passage]:
         return []

@@ -19,6 +19,7 @@ from assistant.errors import AssistantError, IngestError
 from assistant.generations import Build, Pointer, Pointers
 from assistant.passages import CHUNKER_VERSION, Chunker, Plan
 from assistant.store import PassageStore
+from assistant.types import DocRecord, Partial, StoreState
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class IngestProgress:
 
 
 Progress = Callable[[IngestProgress], None]
-Docs = dict[str, dict[str, Any]]  # source -> {"sha", "file", "n"}
+Docs = dict[str, DocRecord]  # by source path
 
 
 @dataclass
@@ -92,26 +93,26 @@ class Filler:
         self.batch_size = batch_size
         self.target = target
         self.current = current if not run.build.fresh else None  # a fresh build copies nothing
-        self.old: Docs = self.current.state()["docs"] if self.current else {}
+        self.old: Docs = dict(self.current.state().docs) if self.current else {}
         self.scan = scan
         self.counts = counts
         self.run = run
         state = target.state()
         wanted = {w.source for w in scan.wanted}
-        self.docs: Docs = {s: d for s, d in state["docs"].items() if s in wanted}
-        self.partial: dict[str, Any] | None = state["partial"]
+        self.docs: Docs = {s: d for s, d in state.docs.items() if s in wanted}
+        self.partial: Partial | None = state.partial
 
     def fill(self, progress: Progress | None) -> None:
         keep = set(self.docs)
-        if self.partial and (self.partial["source"], self.partial["sha"]) in {
+        if self.partial and (self.partial.source, self.partial.sha) in {
             (w.source, w.sha) for w in self.scan.wanted
         }:
-            keep.add(self.partial["source"])  # goes on from its last recorded batch
+            keep.add(self.partial.source)  # goes on from its last recorded batch
         else:
             self.partial = None
-        if self.target.count() != sum(int(d["n"]) for d in self.docs.values()):
+        if self.target.count() != sum(d.n for d in self.docs.values()):
             self.target.delete_except(keep)  # removed documents, a stopped run's leftovers
-        todo = [w for w in self.scan.wanted if self.docs.get(w.source, {}).get("sha") != w.sha]
+        todo = [w for w in self.scan.wanted if _sha(self.docs.get(w.source)) != w.sha]
         cuts = self._cut_all([w for w in todo if not self._unchanged(w)], progress)
         if cuts:  # the model loaded before the bar starts: its rate is embedding's
             self.embedder.load()
@@ -124,7 +125,7 @@ class Filler:
                     self.docs[w.source] = record
                     self._record()
             self.run.save(done=len(self.docs))
-        expected = sum(int(d["n"]) for d in self.docs.values())
+        expected = sum(d.n for d in self.docs.values())
         if self.target.count() != expected:
             raise AssistantError(
                 f"the new store holds {self.target.count()} passages where its record counts "
@@ -133,7 +134,7 @@ class Filler:
 
     def _unchanged(self, w: Wanted) -> bool:
         before = self.old.get(w.source)
-        return before is not None and before.get("sha") == w.sha
+        return before is not None and before.sha == w.sha
 
     def _cut_all(self, todo: list[Wanted], progress: Progress | None) -> dict[str, _Cut]:
         """Every file to embed, parsed and cut before any is embedded (so the progress knows
@@ -151,15 +152,17 @@ class Filler:
                 self.scan.failed.append(str(exc))
                 log.info("%s", exc)  # reported as failed
                 continue
-            resumed = self.partial or {}
-            done = int(resumed["done"]) if resumed.get("source") == w.source else 0
+            resumed = self.partial
+            done = resumed.done if resumed is not None and resumed.source == w.source else 0
             cuts[w.source] = _Cut(src, plan, done, len(cuts) + 1)
         return cuts
 
-    def _record(self, partial: dict[str, Any] | None = None) -> None:
-        self.target.set_state(self.embedder.model_id, CHUNKER_VERSION, self.docs, partial)
+    def _record(self, partial: Partial | None = None) -> None:
+        self.target.set_state(
+            StoreState(self.embedder.model_id, CHUNKER_VERSION, dict(self.docs), partial)
+        )
 
-    def _document(self, w: Wanted, cut: _Cut | None, tally: _Tally) -> dict[str, Any] | None:
+    def _document(self, w: Wanted, cut: _Cut | None, tally: _Tally) -> DocRecord | None:
         """One document into the new generation: copied when unchanged, else embedded. Its
         record; None when it cannot be read and has no earlier version to keep."""
         before = self.old.get(w.source)
@@ -170,13 +173,13 @@ class Filler:
             return None
         embedded = self._embed(w, cut, tally)
         self.counts.embedded += embedded
-        return {"sha": w.sha, "file": w.file_sha, "n": len(cut.plan)}
+        return DocRecord(w.sha, w.file_sha, len(cut.plan))
 
-    def _copy(self, source: str, record: dict[str, Any]) -> dict[str, Any]:
+    def _copy(self, source: str, record: DocRecord) -> DocRecord:
         assert self.current is not None  # only documents of the current store are copied
         self.target.delete_source(source)
         self.target.copy_source(self.current, source)
-        return dict(record)
+        return record
 
     def _embed(self, w: Wanted, cut: _Cut, tally: _Tally) -> int:
         """Embed and write one cut file batch by batch, each batch recorded; returns how many
@@ -194,7 +197,7 @@ class Filler:
         for b in range(start, len(plan), batch):
             part = chunker.materialize(src, plan, b, b + batch)
             self.target.add(part, embedder.embed_passages(part))
-            self._record({"source": w.source, "sha": w.sha, "done": b + len(part)})
+            self._record(Partial(w.source, w.sha, b + len(part)))
             tally.add(len(part))
         return len(plan) - start
 
@@ -235,3 +238,7 @@ class _Tally:
 
 def _cutting(progress: Progress, at: IngestProgress, done: int, total: int) -> None:
     progress(replace(at, done=done, total=total))
+
+
+def _sha(record: DocRecord | None) -> str | None:
+    return record.sha if record is not None else None

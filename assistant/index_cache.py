@@ -44,7 +44,7 @@ INDEX_VERSION = 2  # 2: the passages' own vectors kept too (dense search in memo
 def store_key(store: PassageStore, expansion: str = "") -> str:
     """What the store holds (and the lexical index's expansion), as a short hash: equal keys,
     equal indexes."""
-    state = {k: v for k, v in store.state().items() if k != "partial"}
+    state = {k: v for k, v in store.state().to_json().items() if k != "partial"}
     content = {"state": state, "count": store.count(), "lexical": LEXICAL_VERSION,
                "generation": store.generation, "index": INDEX_VERSION}  # fmt: skip
     if expansion:

@@ -50,7 +50,7 @@ from assistant.store import (
     has_legacy_store,
     list_generations,
 )
-from assistant.types import IngestReport
+from assistant.types import IngestReport, StoreState
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Ingester:
             scan = scan_corpus(self.settings)
             pointer = self._pointer(rebuild)
             current = None if rebuild else self._open_current(pointer)
-            old = current.state()["docs"] if current else {}
+            old = dict(current.state().docs) if current else {}
             fresh = rebuild or current is None or self._stale(current)
             counts = _compare(scan, {} if fresh else old)
             if current is not None and not fresh and not (counts.added or counts.updated
@@ -144,8 +144,8 @@ class Ingester:
 
     def _stale(self, current: PassageStore) -> bool:
         state = current.state()
-        built = (state["model"], state["chunker"])
-        stale = bool(state["docs"]) and built != (self.model, CHUNKER_VERSION)
+        built = (state.model, state.chunker)
+        stale = bool(state.docs) and built != (self.model, CHUNKER_VERSION)
         if stale:
             log.warning(
                 "the store was built with model %s, chunker %s; this is %s, chunker %s: "
@@ -167,7 +167,9 @@ class Ingester:
         run = BuildRun(self.pointers, pointer.current, new_build(name, fresh, self.model,
                                                                   CHUNKER_VERSION, total))  # fmt: skip
         run.save()  # first: a build that fails from here on is reported, resumed or dropped
-        PassageStore(self.settings, self.embedder, name).set_state(self.model, CHUNKER_VERSION, {})
+        PassageStore(self.settings, self.embedder, name).set_state(
+            StoreState(self.model, CHUNKER_VERSION)
+        )
         return run
 
     def _resumable(self, build: Build, fresh: bool) -> bool:
@@ -206,7 +208,7 @@ def _compare(scan: CorpusScan, old: Docs) -> Counts:
         before = old.get(w.source)
         if before is None:
             counts.added += 1
-        elif before.get("sha") != w.sha:
+        elif before.sha != w.sha:
             counts.updated += 1
         else:
             counts.unchanged += 1

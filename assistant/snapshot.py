@@ -55,7 +55,7 @@ def load_snapshot(
     from assistant.retrieval import Retriever
 
     index = load_or_build(settings, store)
-    files = {s: str(d.get("file") or "") for s, d in store.state()["docs"].items()}
+    files = {source: d.file for source, d in store.state().docs.items()}
     retriever = Retriever(
         store, embedder, index.passages, index.lexical, vectors=index.vectors,
         sentences=index.sentences, files=files,

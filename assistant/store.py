@@ -52,7 +52,7 @@ from assistant.store_client import (
     server_unavailable,
     write_server_pointer,
 )
-from assistant.types import Passage
+from assistant.types import Passage, StoreState
 
 # generations.py and ingest.py take the generations' functions from here
 __all__ = [
@@ -166,25 +166,22 @@ class PassageStore:
             raise
 
     # -- state recorded in the collection's metadata ---------------------------------------
-    def state(self) -> dict[str, Any]:
-        """``model``, ``chunker``, ``docs`` ({source: {sha, file, n}}) of what the store holds,
-        and ``partial``: the document being written ({source, sha, done}) or None."""
+    def state(self) -> StoreState:
+        """Which model and chunker made the store, the documents it holds whole, and the one
+        being written (None when none is)."""
         with self._reading():
             meta = self._collection().metadata or {}
-            return {
-                "model": meta.get("model"),
-                "chunker": meta.get("chunker"),
-                "docs": json.loads(meta.get("docs") or "{}"),
-                "partial": json.loads(meta.get("partial") or "null"),
-            }
+        try:
+            return StoreState.from_metadata(meta)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CorruptStoreError(
+                f"the store's record of its documents is damaged ({exc!r}); run "
+                "`assistant ingest --rebuild`."
+            ) from None
 
-    def set_state(
-        self, model: str, chunker: str, docs: dict[str, Any], partial: dict[str, Any] | None = None
-    ) -> None:
-        meta = {"model": model, "chunker": chunker, "docs": json.dumps(docs, sort_keys=True),
-                "partial": json.dumps(partial, sort_keys=True)}  # fmt: skip
+    def set_state(self, state: StoreState) -> None:
         with self._writing():
-            self._collection().modify(metadata=meta)
+            self._collection().modify(metadata=state.to_metadata())
 
     def _collection(self) -> Any:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -164,3 +166,63 @@ class IngestReport:
         if self.failed:
             line += "\nnot ingested: " + "; ".join(self.failed)
         return line
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    """A document the store holds whole."""
+
+    sha: str  # fingerprint of its text and metadata: a different one means embed it again
+    file: str  # sha256 of the file as ingested ("" where an older store did not record it)
+    n: int  # its passages
+
+
+@dataclass(frozen=True)
+class Partial:
+    """The document an ingest was writing when it stopped, and how far it got."""
+
+    source: str
+    sha: str
+    done: int  # passages written
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a store records of itself: which model and chunker made it, what it holds."""
+
+    model: str | None = None
+    chunker: str | None = None
+    docs: dict[str, DocRecord] = field(default_factory=dict)  # by source path
+    partial: Partial | None = None
+
+    @property
+    def passages(self) -> int:
+        """The passages of the documents held whole."""
+        return sum(d.n for d in self.docs.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_metadata(self) -> dict[str, Any]:
+        """As the collection's metadata keeps it (Chroma takes flat strings)."""
+        docs = {k: asdict(v) for k, v in self.docs.items()}
+        partial = asdict(self.partial) if self.partial else None
+        return {"model": self.model, "chunker": self.chunker,
+                "docs": json.dumps(docs, sort_keys=True),
+                "partial": json.dumps(partial, sort_keys=True)}  # fmt: skip
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any]) -> StoreState:
+        docs = json.loads(meta.get("docs") or "{}")
+        partial = json.loads(meta.get("partial") or "null")
+        return cls(
+            model=meta.get("model"),
+            chunker=meta.get("chunker"),
+            docs={
+                str(k): DocRecord(str(d["sha"]), str(d.get("file") or ""), int(d["n"]))
+                for k, d in docs.items()
+            },
+            partial=Partial(str(partial["source"]), str(partial["sha"]), int(partial["done"]))
+            if partial
+            else None,
+        )

@@ -137,7 +137,7 @@ def test_ingest_through_the_server_builds_what_the_embedded_store_holds(
 ) -> None:
     server, report = served
     embedded = real_assistant.store
-    docs = embedded.state()["docs"]
+    docs = embedded.state().docs
     assert (report.added, report.updated, report.removed, report.unchanged) == (len(docs), 0, 0, 0)
     assert report.failed == ()
     assert report.passages == report.embedded == embedded.count() > 3000

@@ -292,8 +292,8 @@ def test_a_killed_first_build_is_reported_until_an_ingest_resumes_it(tmp_path: P
     no_traceback(out.stderr)
     build = Pointers(s).read().building
     assert build is not None
-    partial = PassageStore(s, Assistant(s).embedder, build.name).state()["partial"]
-    assert partial and partial["done"] >= 8  # batches of the second document were recorded
+    partial = PassageStore(s, Assistant(s).embedder, build.name).state().partial
+    assert partial and partial.done >= 8  # batches of the second document were recorded
     report = Assistant(s).ingest()
     expected = chunked_ids(s)
     stored = sorted(p.id for p in Assistant(s).store.all_passages())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,8 +113,7 @@ def test_asking_an_empty_store_says_to_ingest(small_settings: Settings) -> None:
 def test_model_or_chunker_change_rebuilds(small_settings: Settings) -> None:
     a = Assistant(small_settings)
     a.ingest()
-    state = a.store.state()
-    a.store.set_state("another-model@torch", state["chunker"], state["docs"])
+    a.store.set_state(replace(a.store.state(), model="another-model@torch"))
     report = Assistant(small_settings).ingest()
     assert report.rebuilt
     assert report.embedded == report.passages > 0
