@@ -299,7 +299,7 @@ def test_a_killed_first_build_is_reported_until_an_ingest_resumes_it(tmp_path: P
     stored = sorted(p.id for p in Assistant(s).store.all_passages())
     assert stored == expected  # nothing missing, nothing twice
     sedova = sum(1 for i in expected if i.startswith("sedova-1944:"))
-    assert report.embedded == sedova - partial["done"]  # resumed from its last recorded batch
+    assert report.embedded == sedova - partial.done  # resumed from its last recorded batch
     assert Pointers(s).read().building is None
     ans = Assistant(s).ask(KRUPSKAYA_Q)
     assert ans.notes == [] and not ans.abstained
