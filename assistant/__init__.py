@@ -1,35 +1,78 @@
-"""Question answering over historical documents, with verbatim, offset-checked citations."""
+"""Question answering over historical documents, with verbatim, offset-checked citations.
 
-from assistant.settings import Settings  # noqa: I001  (sets offline/telemetry env first)
-from assistant.api import Assistant
-from assistant.errors import (
-    AssistantError,
-    BackendUnavailableError,
-    CorruptStoreError,
-    DiskFullError,
-    EmptyStoreError,
-    IncompleteStoreError,
-    IngestError,
-    InvalidQuestionError,
-    ManifestError,
-    ModelError,
-    StoreAccessError,
-    StoreBuildingError,
-    StoreError,
-    StoreLockedError,
-    StoreUnavailableError,
-)
-from assistant.ingest import IngestProgress
-from assistant.markup import TextRun, plain_text, split_runs, text_runs
-from assistant.render import format_answer
-from assistant.types import (
-    Answer,
-    Citation,
-    DocumentInfo,
-    DocumentSummary,
-    IngestReport,
-    Passage,
-)
+The names below are imported at first use (PEP 562), so that ``assistant --help`` and other
+light commands do not pay for chromadb, LangChain or numpy. :mod:`assistant.settings` is
+imported before any of them: it sets the offline and telemetry variables the libraries read.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
+    from assistant.errors import (
+        AssistantError,
+        BackendUnavailableError,
+        CorruptStoreError,
+        DiskFullError,
+        EmptyStoreError,
+        IncompleteStoreError,
+        IngestError,
+        InvalidQuestionError,
+        ManifestError,
+        ModelError,
+        StoreAccessError,
+        StoreBuildingError,
+        StoreError,
+        StoreLockedError,
+        StoreUnavailableError,
+    )
+    from assistant.ingest import IngestProgress
+    from assistant.markup import TextRun, plain_text, split_runs, text_runs
+    from assistant.render import format_answer
+    from assistant.settings import Settings
+    from assistant.types import (
+        Answer,
+        Citation,
+        DocumentInfo,
+        DocumentSummary,
+        IngestReport,
+        Passage,
+    )
+
+_HOMES = {
+    "Answer": "assistant.types",
+    "Assistant": "assistant.api",
+    "AssistantError": "assistant.errors",
+    "BackendUnavailableError": "assistant.errors",
+    "Citation": "assistant.types",
+    "CorruptStoreError": "assistant.errors",
+    "DiskFullError": "assistant.errors",
+    "DocumentInfo": "assistant.types",
+    "DocumentSummary": "assistant.types",
+    "EmptyStoreError": "assistant.errors",
+    "IncompleteStoreError": "assistant.errors",
+    "IngestError": "assistant.errors",
+    "IngestProgress": "assistant.ingest",
+    "IngestReport": "assistant.types",
+    "InvalidQuestionError": "assistant.errors",
+    "ManifestError": "assistant.errors",
+    "ModelError": "assistant.errors",
+    "Passage": "assistant.types",
+    "Settings": "assistant.settings",
+    "StoreAccessError": "assistant.errors",
+    "StoreBuildingError": "assistant.errors",
+    "StoreError": "assistant.errors",
+    "StoreLockedError": "assistant.errors",
+    "StoreUnavailableError": "assistant.errors",
+    "TextRun": "assistant.markup",
+    "format_answer": "assistant.render",
+    "plain_text": "assistant.markup",
+    "split_runs": "assistant.markup",
+    "text_runs": "assistant.markup",
+}
 
 __all__ = [
     "Answer",
@@ -62,3 +105,18 @@ __all__ = [
     "split_runs",
     "text_runs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``assistant.<name>`` for the public names, imported from their module at first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'assistant' has no attribute {name!r}")
+    importlib.import_module("assistant.settings")  # the environment first
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
