@@ -23,6 +23,7 @@ from typing import Any
 
 from benchmarks.common import (
     Row,
+    bench_args,
     cpu_seconds,
     format_table,
     median,
@@ -296,3 +297,8 @@ def main(corpus: Path, runs: int, out_dir: Path | None = None) -> int:
     kwargs = {"out_dir": out_dir} if out_dir else {}
     print(f"results: {write_results('ingest', result, **kwargs)}")
     return 0
+
+
+if __name__ == "__main__":
+    a = bench_args(sys.argv[1:], __doc__)
+    sys.exit(main(a.corpus, a.runs, a.out))
