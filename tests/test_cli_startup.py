@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,19 @@ def test_a_bad_setting_is_one_line_and_exit_2(
 
 def test_settings_problem_leaves_other_errors_alone() -> None:
     assert cli.settings_problem(ValueError("not a settings error")) is None
+
+
+def test_the_page_answers_once_before_it_says_ready(
+    letters_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant import Assistant
+    from assistant.testing import FakeEmbedder
+    from ui.app import EXAMPLE_QUESTIONS, warm_up
+
+    fake = FakeEmbedder()
+    settings = Settings(corpus_dir=letters_store.corpus_dir, vectorstore_dir=tmp_path / "vs")
+    assistant = Assistant(settings, embedder=fake)
+    assistant.ingest()
+    warm_up(assistant)
+    assert EXAMPLE_QUESTIONS[0] in fake.queries  # the question model ran
+    assert "Loading the model" in capsys.readouterr().out
