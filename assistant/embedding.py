@@ -244,7 +244,10 @@ class Embedder(Embeddings):
             ModelError: the backend is torch, or the ONNX runtime is missing.
         """
         if self.backend == "torch":
-            raise ModelError("the torch backend embeds questions with sentence-transformers.")
+            raise ModelError(
+                "the question encoder runs ONNX; with ASSISTANT_EMBEDDING_BACKEND=torch questions "
+                "go through the sentence-transformers model (use embed_query)."
+            )
         with self._locks["query"]:
             if self._query_encoder is None:
                 from assistant.onnx_backend import ensure_onnx_model, onnx_file_name
