@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from assistant.api import Assistant
     from assistant.errors import (
         AssistantError,
-        BackendUnavailableError,
         CorruptStoreError,
         DiskFullError,
         EmptyStoreError,
@@ -46,7 +45,6 @@ _HOMES = {
     "Answer": "assistant.types",
     "Assistant": "assistant.api",
     "AssistantError": "assistant.errors",
-    "BackendUnavailableError": "assistant.errors",
     "Citation": "assistant.types",
     "CorruptStoreError": "assistant.errors",
     "DiskFullError": "assistant.errors",
@@ -78,7 +76,6 @@ __all__ = [
     "Answer",
     "Assistant",
     "AssistantError",
-    "BackendUnavailableError",
     "Citation",
     "CorruptStoreError",
     "DiskFullError",

@@ -33,6 +33,7 @@ from assistant.evidence import Neighbour, Window, sentence_text, spans_of, windo
 from assistant.lexical import tokenize
 from assistant.prompts import CANNOT_ANSWER
 from assistant.sentences import is_furniture, is_heading_like, is_reference
+from assistant.tuning import Thresholds, Weights
 from assistant.types import Answer, Citation, Passage
 
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -58,38 +59,6 @@ SOURCE_QUESTION_RE = re.compile(
     r"what page|где (был[аи]? )?(опубликован|напечатан|хранится)|источник)",
     re.I,
 )
-
-
-@dataclass(frozen=True)
-class Weights:
-    """How a candidate sentence is scored (tuned on eval/questions/dev.jsonl)."""
-
-    meaning: float = 1.0  # cosine of the sentence's vector with the question's
-    words: float = 1.0  # IDF-weighted share of the question's words in the sentence
-    rank: float = 0.2  # times 1 / (1 + the passage's rank)
-    kind: float = 0.1  # the sentence holds what the question asks for (a date for "when")
-    phrase_match: float = 0.15  # it names the question's "X of the Y" with the same Y
-    phrase_conflict: float = 0.5  # taken off when it names the same X with another Y
-    source: float = 0.5  # a reference, when the question asks where something was published
-    judge: float = 1.0  # times the answer judge's probability that the sentence answers
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When to answer, and how much (tuned on eval/questions/dev.jsonl)."""
-
-    min_semantic: float = 0.5  # best sentence's cosine below this: the documents do not answer
-    min_coverage: float = 0.3  # share (IDF) of the question's words in the top 3 passages
-    # a question naming something the documents never mention is not answered unless a
-    # sentence matches it this closely anyway (a misspelt name, say)
-    unknown_name_support: float = 0.7
-    max_words: int = 150  # of the whole answer (settings.max_answer_words sets it)
-    max_windows: int = 6
-    window_words: int = 80  # a window stops growing past this many words
-    keep_ratio: float = 0.6  # a window scoring under this share of the best one is left out
-    min_words: int = 4  # shorter sentences are fragments, not claims
-    judge_pool: int = 8  # best candidates (by the scores above) the answer judge reads
-    min_judge: float = 0.5  # the judge's best probability below this: the documents do not answer
 
 
 @dataclass(frozen=True)
@@ -145,7 +114,11 @@ def _none(_p: Passage) -> Passage | None:
 
 
 class ExcerptAnswerer:
-    """Composes answers from retrieved passages' sentences."""
+    """Composes answers from retrieved passages' sentences.
+
+    ``thresholds`` and ``weights`` are the stage's tuning (:mod:`assistant.tuning`), their
+    documented defaults unless given.
+    """
 
     def __init__(
         self,
@@ -193,10 +166,8 @@ class ExcerptAnswerer:
 
     def too_weak(self, query: str, passages: Sequence[Passage], support: float) -> bool:
         """Whether the best evidence is too weak to answer from."""
-        if (
-            support < self.t.min_semantic
-            or self.coverage(query, passages[:3]) < self.t.min_coverage
-        ):
+        top = passages[: self.t.coverage_passages]
+        if support < self.t.min_semantic or self.coverage(query, top) < self.t.min_coverage:
             return True
         return bool(self.unknown_names(query)) and support < self.t.unknown_name_support
 
@@ -205,7 +176,7 @@ class ExcerptAnswerer:
             question=question,
             text=CANNOT_ANSWER,
             abstained=True,
-            see_also=list(passages[:3]),
+            see_also=list(passages[: self.t.see_also]),
             standalone_question=query,
         )
 
@@ -312,7 +283,8 @@ class ExcerptAnswerer:
         wanted = named_initials(query)
         if wanted:
             return [c for c in ranked if not conflicts_with_initials(wanted, c.text)], []
-        found: list[Namesake] = namesakes(query, (c.text for c in ranked[:20]))
+        pool = (c.text for c in ranked[: self.t.namesake_pool])
+        found: list[Namesake] = namesakes(query, pool)
         kept = [c for c in ranked if all(n.keeps(c.text) for n in found)]
         return kept, [n.note() for n in found]
 
@@ -336,7 +308,11 @@ class ExcerptAnswerer:
             n = sum(len(w.text.split()) for w in pieces)
             if not pieces or words + n > self.t.max_words:
                 continue
-            if any(not w.touches(o) and _same_text(w.text, o.text) for w in pieces for o in chosen):
+            if any(
+                not w.touches(o) and _same_text(w.text, o.text, self.t.repeat_overlap)
+                for w in pieces
+                for o in chosen
+            ):
                 continue
             for w in pieces:
                 chosen = _add(chosen, w)
@@ -352,11 +328,11 @@ def _add(chosen: list[Window], w: Window) -> list[Window]:
     return [*chosen, w]
 
 
-def _same_text(a: str, b: str) -> bool:
+def _same_text(a: str, b: str, overlap: float) -> bool:
     """Two windows that say the same (a sentence repeated in two passages, a quotation given
-    twice)."""
+    twice): more than ``overlap`` of the shorter one's words are the other's."""
     ta, tb = set(tokenize(a)), set(tokenize(b))
-    return len(ta & tb) / max(1, min(len(ta), len(tb))) > 0.8
+    return len(ta & tb) / max(1, min(len(ta), len(tb))) > overlap
 
 
 def compose(windows: list[Window], linked: list[Passage]) -> tuple[str, list[Citation]]:

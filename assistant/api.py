@@ -19,19 +19,23 @@ from assistant.conversation import (
     validate_question,
 )
 from assistant.embedding import Embedder, TextEmbedder
-from assistant.errors import EmptyStoreError, StoreError
 from assistant.generations import Pointer, Pointers, reader_problem
 from assistant.ingest import Ingester, Progress
 from assistant.prompts import BUILDING_NOTE, INTERRUPTED_NOTE
+from assistant.question import Mode, QuestionState, check_mode
 from assistant.settings import Settings
+from assistant.snapshot import Snapshot, load_judge, load_snapshot
 from assistant.store import PassageStore
 from assistant.types import Answer, DocumentSummary, IngestReport, Passage
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
-    from langchain_core.runnables import Runnable
 
-    from assistant.retrieval import Mode, Retriever
+    from assistant.chain import QuestionChain
+    from assistant.lc_retriever import HybridRetriever
+    from assistant.llm import LLMAnswerer
+    from assistant.retrieval import Retriever
+    from assistant.training.judge import Judge
 
 
 class NoStore:
@@ -80,7 +84,7 @@ class Assistant:
         self.sources = SourceTexts()  # corpus files as they are now, for answer-time checks
         self._lock = threading.Lock()
         self._store: PassageStore | None = None
-        self._retriever: Retriever | None = None
+        self._snapshot: Snapshot | None = None
 
     @property
     def store(self) -> PassageStore | NoStore:
@@ -115,42 +119,29 @@ class Assistant:
         report = Ingester(self.settings, self.embedder, self.pointers).run(rebuild, progress)
         with self._lock:
             self._store = None  # the generation changed: reopen on next use
-            self._retriever = None
+            self._snapshot = None
         return report
 
     # -- retrieval --------------------------------------------------------------------------
-    @property
-    def retriever(self) -> Retriever:
-        """The index of the last complete generation (loaded again when the pointer moves)."""
+    def snapshot(self) -> Snapshot:
+        """The loaded index of the last complete generation (loaded again when the pointer
+        moves). A question takes it once and keeps it to its end."""
         pointer, store = self._view()
         if store is None:
             raise reader_problem(pointer)
         with self._lock:
-            if self._retriever is None or self._retriever.store is not store:
-                self._retriever = self._load(store)
-            return self._retriever
+            if self._snapshot is None or self._snapshot.retriever.store is not store:
+                self._snapshot = load_snapshot(self.settings, store, self.embedder, self._judge)
+            return self._snapshot
 
-    def newer_retriever(self, stale: Retriever) -> Retriever | None:
-        """After a store error: the retriever of a newer generation, if the pointer moved on
-        (an ingest finished and deleted the one ``stale`` reads); None if it did not."""
-        try:
-            fresh = self.retriever
-        except StoreError:
-            return None
-        return fresh if fresh is not stale else None
+    @property
+    def retriever(self) -> Retriever:
+        """The hybrid retriever of the current snapshot."""
+        return self.snapshot().retriever
 
-    def _load(self, store: PassageStore) -> Retriever:
-        if store.count() == 0:
-            raise EmptyStoreError(
-                "the store is empty; run `assistant ingest` to build it from corpus/."
-            )
-        from assistant.index_cache import load_or_build  # bm25s, scipy: only to search
-        from assistant.retrieval import Retriever
-
-        passages, lexical, sentences = load_or_build(self.settings, store)
-        files = {s: str(d.get("file") or "") for s, d in store.state()["docs"].items()}
-        return Retriever(store, self.embedder, passages, lexical, sentences=sentences,
-                         files=files)  # fmt: skip
+    @cached_property
+    def _judge(self) -> Judge | None:
+        return load_judge(self.settings)
 
     def documents(self) -> list[DocumentSummary]:
         """The documents in the store, by title, with their passage counts."""
@@ -165,9 +156,13 @@ class Assistant:
         ]
         return sorted(docs, key=lambda d: (d.title, d.id))
 
+    def passage_count(self) -> int:
+        """How many passages the last complete generation holds (0 while there is none)."""
+        return self.store.count()
+
     def searched(self, doc_ids: Sequence[str] | None) -> tuple[str, ...]:
         """The ids of the documents a search limited to ``doc_ids`` covers (None: all)."""
-        known = sorted({p.doc_id for p in self.retriever.passages})
+        known = self.snapshot().doc_ids
         wanted = set(doc_ids or known)
         return tuple(i for i in known if i in wanted)
 
@@ -179,27 +174,62 @@ class Assistant:
         doc_ids: Sequence[str] | None = None,
         mode: Mode = "hybrid",
     ) -> list[Passage]:
-        """The passages the chain would use, best first (follow-ups resolved with history)."""
+        """The passages the chain would use, best first (follow-ups resolved with history).
+
+        Raises:
+            InvalidQuestionError: an empty or overlong question, a bad history message, an
+                unknown document id (the message lists the valid ones) or search mode.
+        """
         question = validate_question(question, self.settings.max_question_chars)
         hist, _ = trim_history(history, self.settings)
         query = standalone_question(question, hist)
         k = validate_k(k)
-        retriever = self.retriever
-        doc_ids = validate_doc_ids(doc_ids, retriever.doc_ids)
-        try:
-            return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
-        except StoreError:
-            if (newer := self.newer_retriever(retriever)) is None:
-                raise
-            return newer.search(query, k=k, doc_ids=doc_ids, mode=mode)
+        mode = check_mode(mode)
+        snapshot = self.snapshot()
+        doc_ids = validate_doc_ids(doc_ids, snapshot.doc_ids)
+        return snapshot.retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+
+    def as_retriever(
+        self, k: int = 4, doc_ids: Sequence[str] | None = None, mode: Mode = "hybrid"
+    ) -> HybridRetriever:
+        """A LangChain ``BaseRetriever`` over the hybrid search, for a chain of your own: its
+        Documents' ``page_content`` is the verbatim passage and their metadata holds id,
+        doc_id, title, section, kind, source, start, end and score."""
+        from assistant.lc_retriever import HybridRetriever
+
+        mode = check_mode(mode)
+        if doc_ids is not None:
+            validate_doc_ids(list(doc_ids), self.snapshot().doc_ids)
+        return HybridRetriever(
+            assistant=self, k=validate_k(k), doc_ids=list(doc_ids) if doc_ids else None, mode=mode
+        )
 
     # -- answers ----------------------------------------------------------------------------
     @cached_property
-    def chain(self) -> Runnable[dict[str, Any], Answer]:
-        """The LangChain Runnable: ``{"question", "history", "doc_ids"}`` in, ``Answer`` out."""
-        from assistant.chain import build_chain
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer: with the chat model given, or the one the settings name when
+        ``settings.answerer`` is "llm"; None: answers are composed from the excerpts."""
+        model = self.chat_model
+        if model is None and self.settings.answerer == "llm":
+            from assistant.llm import make_chat_model
 
-        return build_chain(self)
+            model = make_chat_model(self.settings)
+        if model is None:
+            return None
+        from assistant.llm import LLMAnswerer
+
+        return LLMAnswerer(model, self.settings)
+
+    @cached_property
+    def chain(self) -> QuestionChain:
+        """The LangChain Runnable: an :class:`assistant.question.AskInput` (or a dict of its
+        fields: question, history, doc_ids, mode) in, an ``Answer`` out; ``stream`` yields an
+        LLM's text as it comes, then the Answer."""
+        from assistant.chain import ChainParts, QuestionChain
+
+        return QuestionChain(
+            ChainParts(self.settings, self.snapshot, self.store_notes, self.sources, self.llm)
+        )  # fmt: skip
 
     def ask(
         self,
@@ -210,29 +240,42 @@ class Assistant:
     ) -> Answer:
         """Answer a question (or a follow-up, given the chat history) with citations.
 
-        ``doc_ids`` limits the search to those documents; the Answer's ``searched`` names
-        the documents that were searched.
+        ``history``: earlier messages as {"role", "content"} dicts, LangChain messages or
+        (role, content) pairs. ``doc_ids`` limits the search to those documents; the Answer's
+        ``searched`` names the documents that were searched, its ``passages`` the passages it
+        was built from.
         """
-        answer = self.chain.invoke(
-            {"question": question, "history": history or [], "doc_ids": doc_ids, "mode": mode}
-        )
+        answer = self.chain.invoke(_input(question, history, doc_ids, mode))
         return replace(answer, searched=self.searched(doc_ids))
+
+    def state_for(self, question: str, history: History | None = None) -> QuestionState:
+        """What the answerer sees for a question: the prepared and retrieved state (for tools
+        that study the answerer, such as the threshold calibration)."""
+        from assistant.chain import prepare, retrieve
+
+        parts = self.chain.parts
+        return retrieve(parts, prepare(parts, _input(question, history, None, "hybrid")))
 
     def ask_stream(
         self,
         question: str,
         history: History | None = None,
         doc_ids: Sequence[str] | None = None,
+        mode: Mode = "hybrid",
     ) -> Iterator[str | Answer]:
         """Like :meth:`ask`, but yields the LLM's text as it comes, then the checked Answer.
 
         The streamed text is provisional; the final Answer (always the last item) replaces it.
         With the default answerer only the Answer is yielded.
         """
-        from assistant.chain import stream
-
-        inp = {"question": question, "history": history or [], "doc_ids": doc_ids}
-        for item in stream(self, inp):
+        for item in self.chain.stream(_input(question, history, doc_ids, mode)):
             if isinstance(item, Answer):
                 item = replace(item, searched=self.searched(doc_ids))
             yield item
+
+
+def _input(
+    question: str, history: History | None, doc_ids: Sequence[str] | None, mode: Mode
+) -> dict[str, Any]:
+    return {"question": question, "history": list(history or []),
+            "doc_ids": None if doc_ids is None else list(doc_ids), "mode": mode}  # fmt: skip

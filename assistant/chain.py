@@ -1,199 +1,166 @@
-"""The LangChain Runnable: question and history in, a cited Answer out.
+"""The LangChain Runnable: a question (and history) in, a cited Answer out.
 
-prepare (validate, trim history, take the index of the last complete store, resolve a follow-up)
-  -> retrieve (hybrid search, linked notes pulled in)
-  -> answer (LLM when configured and reachable, else composed from excerpts)
-  -> verify (every quote against its file on disk now; changed files' citations dropped)
+    AskInput
+      -> prepare (validate, trim history, take the snapshot of the last complete store once,
+                  resolve a follow-up)                                   -> QuestionState
+      -> retrieve (hybrid search, linked notes pulled in)                -> QuestionState
+      -> answer (the LLM when one is given and reachable, else composed from excerpts)
+      -> verify (every quote against its file on disk now; changed files' citations dropped)
+                                                                          -> Answer
+
+``QuestionChain`` is a Runnable with typed input and output schemas; ``stream`` yields the LLM's
+text as it comes and the checked Answer last (only the Answer with the default answerer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import fields, replace
-from functools import partial
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, RootModel
 
-from assistant.answering import ExcerptAnswerer, Thresholds, idf_function
-from assistant.citations import verify_answer
+from assistant.citations import SourceTexts, verify_answer
 from assistant.conversation import (
     standalone_question,
     trim_history,
     validate_doc_ids,
     validate_question,
 )
-from assistant.errors import ModelError, StoreError
+from assistant.question import AskInput, QuestionState, parse_input
+from assistant.settings import Settings
+from assistant.tuning import LinkTuning
 from assistant.types import Answer, Passage
 
 if TYPE_CHECKING:
-    from assistant.api import Assistant
-    from assistant.retrieval import Retriever
-
-_ANSWERER_ATTR = "_excerpt_answerer"  # (retriever, answerer): the latest, on the Assistant
+    from assistant.llm import LLMAnswerer
+    from assistant.snapshot import Snapshot
 
 
-def build_chain(assistant: Assistant) -> Runnable[dict[str, Any], Answer]:
-    """The chain behind ``Assistant.ask``."""
-    return (
-        RunnableLambda(partial(prepare, assistant), name="prepare")
-        | RunnableLambda(partial(retrieve, assistant), name="retrieve")
-        | RunnableLambda(partial(answer, assistant), name="answer")
-    )
+class AnswerOutput(RootModel[Answer]):
+    """The chain's output schema: an :class:`assistant.types.Answer`."""
 
 
-def prepare(assistant: Assistant, inp: dict[str, Any]) -> dict[str, Any]:
-    """Validate the question, trim the history, resolve a follow-up."""
-    settings = assistant.settings
-    question = validate_question(inp.get("question"), settings.max_question_chars)
-    history, notes = trim_history(inp.get("history"), settings)
+@dataclass(frozen=True)
+class ChainParts:
+    """What the chain is made of, passed in by the :class:`assistant.api.Assistant`."""
+
+    settings: Settings
+    snapshot: Callable[[], Snapshot]  # the last complete generation's, loaded (raises if none)
+    store_notes: Callable[[], list[str]]  # an ingest at work or stopped half-way
+    sources: SourceTexts  # the corpus files as they are now, for answer-time checks
+    llm: LLMAnswerer | None = None  # None: the default answerer
+    links: LinkTuning = field(default_factory=LinkTuning)  # linked notes: scores, how many
+
+
+class QuestionChain(Runnable[AskInput | dict[str, Any], Answer]):
+    """``{"question", "history", "doc_ids", "mode"}`` (or an :class:`AskInput`) in, Answer out."""
+
+    name = "assistant"
+
+    def __init__(self, parts: ChainParts) -> None:
+        self.parts = parts
+
+    @property
+    def InputType(self) -> type[AskInput]:
+        return AskInput
+
+    @property
+    def OutputType(self) -> type[Answer]:
+        return Answer
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return AskInput
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return AnswerOutput
+
+    def invoke(
+        self, input: AskInput | dict[str, Any], config: RunnableConfig | None = None, **_: Any
+    ) -> Answer:
+        return self._call_with_config(self._invoke, input, config, run_type="chain")
+
+    def stream(  # type: ignore[override]  # text pieces, then the Answer
+        self, input: AskInput | dict[str, Any], config: RunnableConfig | None = None, **_: Any
+    ) -> Iterator[str | Answer]:
+        pieces: Any = self._stream  # yields str pieces besides Answers
+        yield from self._transform_stream_with_config(iter([input]), pieces, config)
+
+    async def astream(  # type: ignore[override]
+        self, input: AskInput | dict[str, Any], config: RunnableConfig | None = None, **_: Any
+    ) -> AsyncIterator[str | Answer]:
+        items = self.stream(input, config)
+        end = object()
+        while (item := await asyncio.to_thread(next, items, end)) is not end:
+            yield item  # type: ignore[misc]
+
+    def _invoke(self, inp: AskInput | dict[str, Any]) -> Answer:
+        return answer(self.parts, retrieve(self.parts, prepare(self.parts, inp)))
+
+    def _stream(self, inputs: Iterator[AskInput | dict[str, Any]]) -> Iterator[str | Answer]:
+        for inp in inputs:
+            state = retrieve(self.parts, prepare(self.parts, inp))
+            if self.parts.llm is None:
+                yield answer(self.parts, state)
+                continue
+            for item in self.parts.llm.stream(state):
+                yield _finished(self.parts, state, item) if isinstance(item, Answer) else item
+
+
+def prepare(parts: ChainParts, inp: AskInput | dict[str, Any]) -> QuestionState:
+    """Validate the input, trim the history, take the snapshot, resolve a follow-up."""
+    ask = parse_input(inp)
+    settings = parts.settings
+    question = validate_question(ask.question, settings.max_question_chars)
+    history, notes = trim_history(ask.history, settings)
     # an empty, damaged or half-built store fails here, before any model is called; the
-    # question is answered from this one index even if an ingest switches the store meanwhile
-    retriever = assistant.retriever
-    doc_ids = validate_doc_ids(inp.get("doc_ids"), retriever.doc_ids)
-    notes = [*assistant.store_notes(), *notes]
-    query = _condense(assistant, question, history)
-    return {**inp, "question": question, "history": history, "query": query, "notes": notes,
-            "doc_ids": doc_ids, "retriever": retriever}  # fmt: skip
-
-
-def retrieve(assistant: Assistant, state: dict[str, Any]) -> dict[str, Any]:
-    """Hybrid search for the standalone question, with the hits' linked notes."""
-    retriever: Retriever = state.get("retriever") or assistant.retriever
-    try:
-        hits = _search(assistant, retriever, state)
-    except StoreError:  # an ingest finished and deleted the generation this index reads
-        newer = assistant.newer_retriever(retriever)
-        if newer is None:
-            raise
-        retriever = newer
-        hits = _search(assistant, retriever, state)
-    return {**state, "retriever": retriever, "passages": hits, "linked": _linked(retriever, hits)}
-
-
-def _search(assistant: Assistant, retriever: Retriever, state: dict[str, Any]) -> list[Passage]:
-    return retriever.search(
-        state["query"], k=assistant.settings.top_k, doc_ids=state.get("doc_ids"),
-        mode=state.get("mode") or "hybrid",
+    # question is answered from this one snapshot even if an ingest switches the store meanwhile
+    snapshot = parts.snapshot()
+    doc_ids = validate_doc_ids(ask.doc_ids, snapshot.doc_ids)
+    if parts.llm is not None and history:
+        query = parts.llm.condense(question, history)
+    else:
+        query = standalone_question(question, history)
+    return QuestionState(
+        question=question, history=history, query=query,
+        doc_ids=tuple(doc_ids) if doc_ids else None, mode=ask.mode,
+        notes=(*parts.store_notes(), *notes), snapshot=snapshot,
+        linked_candidates=parts.links.linked_candidates,
     )  # fmt: skip
 
 
-def answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
-    """The answer for a retrieved state, checked against the files on disk, with the
-    preparation's notes in front."""
-    return _finished(assistant, state, _answer(assistant, state))
+def retrieve(parts: ChainParts, state: QuestionState) -> QuestionState:
+    """Hybrid search for the standalone question, with the hits' linked notes. The search
+    runs in the snapshot's memory: an ingest that deletes its generation meanwhile changes
+    nothing here."""
+    hits = state.snapshot.retriever.search(
+        state.query, k=parts.settings.top_k, doc_ids=state.doc_ids, mode=state.mode
+    )
+    return state.with_hits(hits, linked_of(state.snapshot, hits, parts.links.linked_score))
 
 
-def _finished(assistant: Assistant, state: dict[str, Any], ans: Answer) -> Answer:
-    retriever = state.get("retriever") or assistant.retriever
-    ans = verify_answer(ans, retriever.files, assistant.sources)
-    return replace(ans, notes=[*state["notes"], *ans.notes])
-
-
-def stream(assistant: Assistant, inp: dict[str, Any]) -> Iterator[str | Answer]:
-    """Text pieces as the LLM writes them, then the checked Answer (always last)."""
-    state = retrieve(assistant, prepare(assistant, inp))
-    if assistant.settings.answerer != "llm":
-        yield answer(assistant, state)
-        return
-    from assistant.llm import stream_answer_with_llm
-
-    fallback = excerpt_answerer(assistant, state["retriever"])
-    for item in stream_answer_with_llm(assistant, state, fallback):
-        yield _finished(assistant, state, item) if isinstance(item, Answer) else item
-
-
-def _linked(retriever: Any, hits: list[Passage]) -> list[Passage]:
+def linked_of(snapshot: Snapshot, hits: Sequence[Passage], share: float) -> list[Passage]:
+    """The notes the hits cite and the paragraphs citing hit notes, each once, scored below
+    the hit that links to it (``share`` of its score)."""
     seen = {h.id for h in hits}
     out: list[Passage] = []
     for h in hits:
-        for q in retriever.linked(h):
+        for q in snapshot.retriever.linked(h):
             if q.id not in seen:
                 seen.add(q.id)
-                out.append(q.with_score(h.score * 0.9))
+                out.append(q.with_score(h.score * share))
     return out
 
 
-def _condense(assistant: Assistant, question: str, history: list[dict[str, str]]) -> str:
-    if assistant.settings.answerer == "llm" and history:
-        from assistant.llm import condense_with_llm
-
-        return condense_with_llm(assistant, question, history)
-    return standalone_question(question, history)
-
-
-def _answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
-    if assistant.settings.answerer == "llm":
-        from assistant.llm import answer_with_llm
-
-        return answer_with_llm(assistant, state, excerpt_answerer(assistant, state["retriever"]))
-    return excerpt_answer(assistant, state)
+def answer(parts: ChainParts, state: QuestionState) -> Answer:
+    """The answer for a retrieved state, checked against the files on disk, with the
+    preparation's notes in front."""
+    made = parts.llm.answer(state) if parts.llm is not None else state.excerpt_answer()
+    return _finished(parts, state, made)
 
 
-def excerpt_answer(assistant: Assistant, state: dict[str, Any]) -> Answer:
-    """The default answerer applied to a prepared, retrieved state."""
-    passages = [*state["passages"], *notes_of_top(state)]
-    return excerpt_answerer(assistant, state.get("retriever")).answer(
-        state["question"], state["query"], passages, state["linked"]
-    )
-
-
-def notes_of_top(state: dict[str, Any]) -> list[Passage]:
-    """Linked passages of the top hits join the candidates (a note may hold the answer)."""
-    return list(state["linked"][:4])
-
-
-def excerpt_answerer(assistant: Assistant, retriever: Retriever | None = None) -> ExcerptAnswerer:
-    """The default answerer over ``retriever`` (the assistant's current one by default),
-    kept on the assistant while its retriever is the same."""
-    retriever = retriever or assistant.retriever
-    held = getattr(assistant, _ANSWERER_ATTR, None)
-    if held is not None and held[0] is retriever:
-        return held[1]
-    made = _make_excerpt_answerer(assistant, retriever)
-    setattr(assistant, _ANSWERER_ATTR, (retriever, made))
-    return made
-
-
-def _make_excerpt_answerer(assistant: Assistant, retriever: Retriever) -> ExcerptAnswerer:
-    embedder = assistant.embedder
-    idf = idf_function(dict(retriever.lexical.doc_freq), max(1, retriever.lexical.size))
-
-    def embed_query(text: str) -> np.ndarray:
-        return np.asarray(embedder.embed_query(text), dtype=np.float32)  # cached
-
-    def sentence_vectors(p: Passage) -> np.ndarray:
-        return retriever.sentences.vectors(p.id)
-
-    thresholds = _thresholds(assistant.settings, embedder)
-    return ExcerptAnswerer(
-        embed_query, sentence_vectors, idf, thresholds=thresholds,
-        known=retriever.lexical.doc_freq.__contains__, judge=_judge(assistant.settings),
-        previous=retriever.previous, following=retriever.following,
-    )  # fmt: skip
-
-
-def _thresholds(settings: Any, embedder: Any) -> Thresholds:
-    """The answerer's thresholds: the defaults, those the embedding model's manifest sets for
-    its own scores, and the answer length from the settings."""
-    tuned = embedder.thresholds()
-    known = {f.name for f in fields(Thresholds) if f.type in ("float", float)}
-    if set(tuned) - known:
-        raise ModelError(
-            f"the manifest of {settings.embedding_model} sets {', '.join(sorted(set(tuned) - known))}"
-            f", which the answerer does not have (it has {', '.join(sorted(known))}); retrain "
-            'or edit its "answerer" entry.'
-        )
-    return Thresholds(**{**tuned, "max_words": settings.max_answer_words})
-
-
-def _judge(settings: Any) -> Any:
-    """The answer judge the settings name, if any."""
-    if not settings.judge_model:
-        return None
-    from pathlib import Path
-
-    from assistant.training.judge import Judge
-
-    return Judge(Path(settings.judge_model).expanduser(), threads=settings.query_threads)
+def _finished(parts: ChainParts, state: QuestionState, ans: Answer) -> Answer:
+    ans = verify_answer(ans, state.snapshot.retriever.files, parts.sources)
+    return replace(ans, notes=[*state.notes, *ans.notes], passages=list(state.passages))

@@ -14,7 +14,6 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 from assistant.corpus import decode_source, read_source, resolve_source
@@ -116,21 +115,10 @@ def _without_markers(text: str, dropped: set[int]) -> str:
     return "".join(kept).strip()
 
 
-@lru_cache(maxsize=64)
-def _source_text(path: str, mtime_ns: int) -> str:
-    return read_source(Path(path))
-
-
-def source_text(source: str) -> str:
-    """The decoded text of a corpus file, cached until the file changes."""
-    path = resolve_source(source)
-    return _source_text(str(path), path.stat().st_mtime_ns)
-
-
 def is_verbatim(source: str, start: int, end: int, quote: str) -> bool:
-    """Whether ``quote`` is exactly ``source[start:end]`` of the file on disk."""
+    """Whether ``quote`` is exactly ``source[start:end]`` of the file on disk (read now)."""
     try:
-        return 0 <= start < end and source_text(source)[start:end] == quote
+        return 0 <= start < end and read_source(resolve_source(source))[start:end] == quote
     except OSError:
         return False
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.errors import InvalidQuestionError
 from assistant.safe_text import escaped, first_surrogate
@@ -18,7 +20,27 @@ from assistant.safe_text import escaped, first_surrogate
 if TYPE_CHECKING:
     from assistant.settings import Settings
 
-History = list[dict[str, str]]
+Role = Literal["user", "assistant"]
+# A chat message as callers give it: {"role": ..., "content": ...}, a LangChain message
+# (HumanMessage, AIMessage) or a (role, content) pair; roles "user"/"human", "assistant"/"ai".
+HistoryItem = Any
+History = Sequence[HistoryItem]
+ROLES: dict[str, Role] = {
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of the chat, as the chain keeps it."""
+
+    role: Role
+    content: str
+
+
 MAX_K = 500  # most passages one search shows: beyond this it is a dump of the store, not a search
 
 FOLLOW_UP_RE = re.compile(
@@ -92,26 +114,24 @@ def validate_doc_ids(doc_ids: object, known: list[str]) -> list[str] | None:
     return list(doc_ids) or None
 
 
-def trim_history(history: History | None, settings: Settings) -> tuple[History, list[str]]:
+def trim_history(history: History | None, settings: Settings) -> tuple[tuple[Turn, ...], list[str]]:
     """Valid history messages, the most recent ``max_history_turns`` of them, plus notes
     saying how many older ones were left out and how many long ones were cut (never silently)."""
     if not history:
-        return [], []
-    if not isinstance(history, list):
-        raise InvalidQuestionError("history must be a list of {'role', 'content'} messages.")
+        return (), []
+    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+        raise InvalidQuestionError(
+            "history must be a list of messages: {'role', 'content'} dicts, LangChain messages "
+            "or (role, content) pairs."
+        )
     cap = settings.max_question_chars * 4  # an earlier answer may be longer than a question
-    clean: History = []
+    clean: list[Turn] = []
     lengths: list[int] = []
     for i, msg in enumerate(history):
-        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
-            raise InvalidQuestionError(
-                f"history message {i} must be {{'role': 'user'|'assistant', 'content': str}}."
-            )
-        content = msg.get("content")
-        if isinstance(content, str):
-            check_text(content, f"history message {i}")
-        if isinstance(content, str) and content.strip():
-            clean.append({"role": str(msg["role"]), "content": content[:cap]})
+        role, content = _role_and_content(i, msg)
+        check_text(content, f"history message {i}")
+        if content.strip():
+            clean.append(Turn(role, content[:cap]))
             lengths.append(len(content))
     limit = settings.max_history_turns
     notes = []
@@ -122,7 +142,34 @@ def trim_history(history: History | None, settings: Settings) -> tuple[History, 
         )
     if cut := sum(n > cap for n in lengths[-limit:]):
         notes.append(f"{cut} long chat message(s) were cut to their first {cap} characters.")
-    return clean[-limit:], notes
+    return tuple(clean[-limit:]), notes
+
+
+def _role_and_content(i: int, msg: object) -> tuple[Role, str]:
+    """A message's role and text, whichever of the accepted shapes it has."""
+    from langchain_core.messages import BaseMessage
+
+    raw_role: object
+    content: object
+    if isinstance(msg, Turn):
+        return msg.role, msg.content
+    if isinstance(msg, BaseMessage):
+        raw_role, content = msg.type, str(msg.text)
+    elif isinstance(msg, dict):
+        raw_role, content = msg.get("role"), msg.get("content")
+    elif isinstance(msg, tuple | list) and len(msg) == 2:
+        raw_role, content = msg
+    else:
+        raw_role, content = None, None
+    role = ROLES.get(raw_role) if isinstance(raw_role, str) else None
+    if role is None or not isinstance(content, str):
+        got = escaped(str(raw_role)) if raw_role is not None else type(msg).__name__
+        raise InvalidQuestionError(
+            f"history message {i} ({got}) must be a user or assistant message with text: "
+            "{'role': 'user'|'assistant', 'content': str}, a HumanMessage/AIMessage, or a "
+            "('user'|'assistant', str) pair."
+        )
+    return role, content
 
 
 def is_follow_up(question: str) -> bool:
@@ -131,9 +178,9 @@ def is_follow_up(question: str) -> bool:
     return bool(FOLLOW_UP_RE.search(question)) or (not names and len(question.split()) <= 5)
 
 
-def context_terms(history: History, max_turns: int = 3) -> list[str]:
+def context_terms(history: Sequence[Turn], max_turns: int = 3) -> list[str]:
     """The last user turn's words, then the names of the turns before it."""
-    user_turns = [m["content"] for m in history if m["role"] == "user"][-max_turns:]
+    user_turns = [m.content for m in history if m.role == "user"][-max_turns:]
     if not user_turns:
         return []
     terms = [user_turns[-1].strip().rstrip("?")]
@@ -145,7 +192,7 @@ def context_terms(history: History, max_turns: int = 3) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
-def standalone_question(question: str, history: History) -> str:
+def standalone_question(question: str, history: Sequence[Turn]) -> str:
     """The question as a retriever can use it: unchanged, or with the earlier turns' context."""
     if not history or not is_follow_up(question):
         return question

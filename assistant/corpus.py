@@ -37,12 +37,11 @@ _TEXT_CONTROLS = frozenset("\t\n\r\x0b\x0c")
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A corpus file with its decoded text and content hash."""
+    """A corpus file with its decoded text (its hashes are the scan's: :class:`Wanted`)."""
 
     info: DocumentInfo
     path: Path
     text: str
-    sha256: str
 
 
 def read_source(path: Path) -> str:
@@ -210,20 +209,17 @@ def load_source(path: Path, entry: dict[str, Any] | None) -> SourceFile:
     """Read one file. Raises IngestError naming it when it cannot be decoded."""
     data = path.read_bytes()
     text = decode_source(data, path.name, warn=False)
-    digest = hashlib.sha256(data).hexdigest()
     del data  # a large file's bytes need not outlive the decoding
-    return SourceFile(info=document_info(path, entry), path=path, text=text, sha256=digest)
+    return SourceFile(info=document_info(path, entry), path=path, text=text)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def fingerprint(data: bytes, entry: dict[str, Any] | None) -> str:
-    """Content hash of a file's bytes together with its manifest entry."""
+def fingerprint(data: bytes, entry: dict[str, Any] | None) -> tuple[str, str]:
+    """The sha256 of a file's bytes together with its manifest entry, and of the bytes alone;
+    the bytes are hashed once for both."""
     h = hashlib.sha256(data)
+    file_sha = h.hexdigest()  # a digest so far: the hash goes on with the entry
     h.update(json.dumps(entry or {}, sort_keys=True, default=str).encode())
-    return h.hexdigest()
+    return h.hexdigest(), file_sha
 
 
 @dataclass(frozen=True)
@@ -272,8 +268,7 @@ def scan_corpus(settings: Settings) -> CorpusScan:
             continue
         if entry is None:
             scan.warnings.append(f"{f.name}: no manifest entry; metadata derived from its name")
-        digest = hashlib.sha256(data).hexdigest()
-        scan.wanted.append(Wanted(relative_source(f), f, entry, fingerprint(data, entry), digest))
+        scan.wanted.append(Wanted(relative_source(f), f, entry, *fingerprint(data, entry)))
     for w in (*scan.warnings, *scan.skipped):
         log.warning("%s", w)
     for e in scan.failed:

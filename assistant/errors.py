@@ -13,8 +13,7 @@ AssistantError
 ├── StoreLockedError         another ingest holds the store
 ├── IngestError              a corpus file or the manifest is wrong (names the file)
 │   └── ManifestError
-├── ModelError               the embedding model's files are missing
-└── BackendUnavailableError  the configured chat model cannot be reached
+└── ModelError               the embedding model's files are missing
 """
 
 from __future__ import annotations
@@ -77,7 +76,3 @@ class ManifestError(IngestError):
 
 class ModelError(AssistantError):
     """The embedding model cannot be loaded."""
-
-
-class BackendUnavailableError(AssistantError):
-    """The chat model backend did not answer."""

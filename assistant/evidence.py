@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.parsing import NOTE_LABEL_RE, clean
+from assistant.notes import NOTE_LABEL_RE
+from assistant.parsing import clean
 from assistant.sentences import (
-    is_furniture,
-    is_reference,
     leads_in,
     leans_back,
     sentence_spans,
@@ -23,11 +22,6 @@ from assistant.sentences import (
 from assistant.types import Passage
 
 Neighbour = Callable[[Passage], "Passage | None"]
-
-
-def _debris(text: str) -> bool:
-    """A reference or a title line: nothing a claim can lean on."""
-    return is_reference(text) or is_furniture(text)
 
 
 def spans_of(p: Passage) -> list[tuple[int, int]]:

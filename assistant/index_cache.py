@@ -20,8 +20,11 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from assistant.expansion import expansion_key, lexical_texts
 from assistant.lexical import LEXICAL_VERSION, LexicalIndex
@@ -33,7 +36,9 @@ from assistant.types import Passage
 log = logging.getLogger(__name__)
 
 PASSAGES_FILE = "passages.jsonl"
+VECTORS_FILE = "vectors.npy"
 CHECKSUMS_FILE = "checksums.json"
+INDEX_VERSION = 2  # 2: the passages' own vectors kept too (dense search in memory)
 
 
 def store_key(store: PassageStore, expansion: str = "") -> str:
@@ -41,7 +46,7 @@ def store_key(store: PassageStore, expansion: str = "") -> str:
     equal indexes."""
     state = {k: v for k, v in store.state().items() if k != "partial"}
     content = {"state": state, "count": store.count(), "lexical": LEXICAL_VERSION,
-               "generation": store.generation}  # fmt: skip
+               "generation": store.generation, "index": INDEX_VERSION}  # fmt: skip
     if expansion:
         content["expansion"] = expansion
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:24]
@@ -61,7 +66,15 @@ def cache_folder(settings: Settings) -> Path:
     return (settings.index_cache_dir or PROJECT_ROOT / ".cache" / "index") / name
 
 
-Index = tuple[list[Passage], LexicalIndex, SentenceIndex]
+@dataclass(frozen=True)
+class Index:
+    """What a snapshot searches: every passage in document order, the BM25 index over them,
+    their own vectors (row i: passage i) and their sentences' vectors."""
+
+    passages: list[Passage]
+    lexical: LexicalIndex
+    vectors: np.ndarray
+    sentences: SentenceIndex
 
 
 def load_or_build(settings: Settings, store: PassageStore) -> Index:
@@ -78,15 +91,19 @@ def load_or_build(settings: Settings, store: PassageStore) -> Index:
             shutil.rmtree(saved, ignore_errors=True)
     # document order: the retriever's order (neighbours, previous sentence) and the BM25 rows'
     records = sorted(store.read_all(), key=lambda r: (r[0].source, r[0].start))
-    passages = [p for p, _ in records]
-    lexical = LexicalIndex(lexical_texts(settings, passages), [p.doc_id for p in passages])
-    sentences = SentenceIndex.build([p.id for p in passages], [v for _, v in records],
-                                    store.embedder.dim)  # fmt: skip
+    passages = [p for p, _, _ in records]
+    dim = store.embedder.dim
+    index = Index(
+        passages,
+        LexicalIndex(lexical_texts(settings, passages), [p.doc_id for p in passages]),
+        np.stack([v for _, _, v in records]) if records else np.zeros((0, dim), np.float32),
+        SentenceIndex.build([p.id for p in passages], [v for _, v, _ in records], dim),
+    )
     try:
-        _write(folder, key, (passages, lexical, sentences))
+        _write(folder, key, index)
     except OSError as exc:
         log.warning("index cache not written to %s (%s); the next start rebuilds it", folder, exc)
-    return passages, lexical, sentences
+    return index
 
 
 def _read(saved: Path) -> Index:
@@ -99,7 +116,11 @@ def _read(saved: Path) -> Index:
     sentences = SentenceIndex.load(saved)
     if any(len(sentences.vectors(p.id)) != len(p.sentences) for p in passages):
         raise ValueError("sentence vectors do not match the passages' sentences")
-    return passages, LexicalIndex.load(saved, [p.doc_id for p in passages]), sentences
+    vectors = np.load(saved / VECTORS_FILE)
+    if len(vectors) != len(passages):
+        raise ValueError("passage vectors do not match the passages")
+    lexical = LexicalIndex.load(saved, [p.doc_id for p in passages])
+    return Index(passages, lexical, vectors, sentences)
 
 
 def _write(folder: Path, key: str, index: Index) -> None:
@@ -108,13 +129,13 @@ def _write(folder: Path, key: str, index: Index) -> None:
     tmp = folder / f".{key}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    passages, lexical, sentences = index
     with (tmp / PASSAGES_FILE).open("w", encoding="utf-8") as f:
-        for p in passages:
+        for p in index.passages:
             row: list[Any] = [p.id, to_metadata(p), p.embed_text]
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    lexical.save(tmp)
-    sentences.save(tmp)
+    index.lexical.save(tmp)
+    np.save(tmp / VECTORS_FILE, index.vectors.astype(np.float32))
+    index.sentences.save(tmp)
     sums = {str(f.relative_to(tmp)): _sha256(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
     (tmp / CHECKSUMS_FILE).write_text(json.dumps(sums, sort_keys=True), encoding="utf-8")
     try:

@@ -19,6 +19,8 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from assistant.tuning import LexicalTuning
+
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 # Bump when tokenize() or the BM25 parameters change: indexes saved before are then rebuilt.
@@ -209,10 +211,13 @@ def tokenize(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 over passage texts; search returns (position, score) best first."""
 
-    def __init__(self, texts: Sequence[str], doc_ids: Sequence[str]) -> None:
+    def __init__(
+        self, texts: Sequence[str], doc_ids: Sequence[str], tuning: LexicalTuning | None = None
+    ) -> None:
         self.size = len(texts)
         self.doc_ids = np.array(doc_ids, dtype=object)
-        self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        t = tuning or LexicalTuning()
+        self.bm25 = bm25s.BM25(k1=t.k1, b=t.b)
         self.doc_freq: Counter[str] = Counter()
         if self.size:
             tokens = [tokenize(t) or ["∅"] for t in texts]

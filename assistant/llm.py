@@ -15,20 +15,15 @@ The model's reply is never trusted: a citation only reaches the user when its qu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
 
-import httpx
-import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import SecretStr
 
-from assistant.answering import ExcerptAnswerer
-from assistant.chain import notes_of_top
 from assistant.citations import MARKER_RE, find_quote, make_citation, renumber
-from assistant.conversation import History, standalone_question
+from assistant.conversation import Turn, standalone_question
 from assistant.lexical import tokenize
 from assistant.prompts import (
     ANSWER_SYSTEM_PROMPT,
@@ -38,8 +33,10 @@ from assistant.prompts import (
     LLM_FALLBACK_NOTE,
     UNSUPPORTED_NOTE,
 )
+from assistant.question import QuestionState
 from assistant.sentences import sentence_spans
 from assistant.settings import Settings
+from assistant.tuning import LinkTuning
 from assistant.types import Answer, Citation, Passage
 
 # Fixed sentences of this stage (candidates for assistant.prompts).
@@ -56,18 +53,11 @@ DROPPED_NOTE = (
 )
 INVENTED_NOTE = "The language model cited excerpts it was not given ({markers}); removed."
 
-LINKED_EXCERPTS = 2  # linked notes shown to the model after the retrieved passages
-HISTORY_CHARS = 600  # of each earlier chat message, when condensing a follow-up
 QUOTE_RE = re.compile(r"“([^“”]+)”|\"([^\"]+)\"|«([^«»]+)»")
 LEADING_MARKERS_RE = re.compile(r"(?:\s*\[\d{1,3}\])+")
 DELIMITER_RE = re.compile(r"<\s*/?\s*excerpts\s*>", re.I)
-_CACHE_ATTR = "_chat_model"
 
 Excerpts = dict[int, Passage]
-
-
-class HasSettings(Protocol):
-    settings: Settings
 
 
 # -- the chat model ---------------------------------------------------------------------------
@@ -94,28 +84,13 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     )
 
 
-def chat_model(assistant: HasSettings) -> BaseChatModel:
-    """An injected ``assistant.chat_model``, else the settings' model (built once per settings)."""
-    injected = getattr(assistant, "chat_model", None)
-    if injected is not None:
-        return injected
-    s = assistant.settings
-    key = (s.llm_provider, s.llm_model, s.llm_base_url, s.llm_api_key, s.llm_timeout,
-           s.llm_temperature)  # fmt: skip
-    cached = getattr(assistant, _CACHE_ATTR, None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    model = make_chat_model(s)
-    setattr(assistant, _CACHE_ATTR, (key, model))
-    return model
-
-
 # -- the prompt -------------------------------------------------------------------------------
-def number_excerpts(state: dict[str, Any]) -> Excerpts:
-    """Excerpts numbered from 1: the retrieved passages, then the first linked notes."""
+def number_excerpts(state: QuestionState, linked: int) -> Excerpts:
+    """Excerpts numbered from 1: the retrieved passages, then the first ``linked`` linked
+    notes."""
     out: Excerpts = {}
     seen: set[str] = set()
-    for p in [*state["passages"], *state["linked"][:LINKED_EXCERPTS]]:
+    for p in [*state.passages, *state.linked[:linked]]:
         if p.id not in seen:
             seen.add(p.id)
             out[len(out) + 1] = p
@@ -136,11 +111,13 @@ def format_excerpts(excerpts: Excerpts) -> str:
     return "\n\n".join(blocks)
 
 
-def answer_messages(state: dict[str, Any], excerpts: Excerpts) -> list[BaseMessage]:
+def answer_messages(state: QuestionState, excerpts: Excerpts, max_words: int) -> list[BaseMessage]:
     """System rules, then the excerpts (as data, between delimiters) and the question."""
-    question = state.get("query") or state["question"]
+    question = state.query or state.question
     return [
-        SystemMessage(ANSWER_SYSTEM_PROMPT.format(cannot_answer=CANNOT_ANSWER)),
+        SystemMessage(
+            ANSWER_SYSTEM_PROMPT.format(cannot_answer=CANNOT_ANSWER, max_words=max_words)
+        ),
         HumanMessage(
             ANSWER_USER_PROMPT.format(excerpts=format_excerpts(excerpts), question=question)
         ),
@@ -148,87 +125,95 @@ def answer_messages(state: dict[str, Any], excerpts: Excerpts) -> list[BaseMessa
 
 
 # -- answering --------------------------------------------------------------------------------
-def answer_with_llm(
-    assistant: HasSettings, state: dict[str, Any], fallback: ExcerptAnswerer
-) -> Answer:
-    """The chat model's answer, checked; the default answerer's when the model fails.
+class LLMAnswerer:
+    """Answers with a chat model from the state's excerpts; the snapshot's default answerer
+    when the model fails or cites nothing. Also rewrites follow-ups as standalone questions."""
 
-    Args:
-        assistant: anything with ``settings`` (and optionally an injected ``chat_model``).
-        state: the chain's state: question, query, passages, linked.
-        fallback: the default answerer, used when the model is unreachable or cites nothing.
-    """
-    excerpts = number_excerpts(state)
-    try:
-        reply = chat_model(assistant).invoke(answer_messages(state, excerpts)).text
-    except Exception as exc:  # any failure of the backend means: answer without it
-        return unavailable(state, fallback, _reason(exc, assistant.settings))
-    return finish(assistant.settings, state, excerpts, reply, fallback)
+    def __init__(
+        self, model: BaseChatModel, settings: Settings, links: LinkTuning | None = None
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.links = links or LinkTuning()
+
+    def answer(self, state: QuestionState) -> Answer:
+        """The chat model's answer, checked; the default answerer's when the model fails."""
+        excerpts = number_excerpts(state, self.links.linked_excerpts)
+        try:
+            reply = self.model.invoke(
+                answer_messages(state, excerpts, self.settings.max_answer_words)
+            ).text
+        except Exception as exc:  # any failure of the backend means: answer without it
+            return unavailable(state, _reason(exc, self.settings))
+        return finish(self.settings, state, excerpts, reply)
+
+    def stream(self, state: QuestionState) -> Iterator[str | Answer]:
+        """The model's raw text as it arrives, then the checked Answer (always last).
+
+        The streamed text is unchecked: show it as provisional and replace it by the final
+        Answer's text, which may differ (markers renumbered, quotes unquoted) or be the fallback.
+        """
+        excerpts = number_excerpts(state, self.links.linked_excerpts)
+        parts: list[str] = []
+        try:
+            for chunk in self.model.stream(
+                answer_messages(state, excerpts, self.settings.max_answer_words)
+            ):
+                if piece := chunk.text:
+                    parts.append(piece)
+                    yield piece
+        except Exception as exc:
+            yield unavailable(state, _reason(exc, self.settings))
+            return
+        yield finish(self.settings, state, excerpts, "".join(parts))
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up rewritten by the model as a standalone question (deterministic on
+        failure)."""
+        if not history:
+            return question
+        history_text = _format_history(history, self.links.history_chars)
+        prompt = CONDENSE_PROMPT.format(history=history_text, question=question)
+        try:
+            reply = self.model.invoke([HumanMessage(prompt)]).text
+        except Exception:  # the answer step will report the backend; here just do without it
+            return standalone_question(question, history)
+        condensed = _first_line(reply)
+        if not condensed or len(condensed) > self.settings.max_question_chars:
+            return standalone_question(question, history)
+        return condensed
 
 
-def stream_answer_with_llm(
-    assistant: HasSettings, state: dict[str, Any], fallback: ExcerptAnswerer
-) -> Iterator[str | Answer]:
-    """The model's raw text as it arrives, then the checked Answer (always last).
-
-    The streamed text is unchecked: show it as provisional and replace it by the final
-    Answer's text, which may differ (markers renumbered, quotes unquoted) or be the fallback.
-    """
-    excerpts = number_excerpts(state)
-    parts: list[str] = []
-    try:
-        for chunk in chat_model(assistant).stream(answer_messages(state, excerpts)):
-            if piece := chunk.text:
-                parts.append(piece)
-                yield piece
-    except Exception as exc:
-        yield unavailable(state, fallback, _reason(exc, assistant.settings))
-        return
-    yield finish(assistant.settings, state, excerpts, "".join(parts), fallback)
-
-
-def finish(
-    settings: Settings,
-    state: dict[str, Any],
-    excerpts: Excerpts,
-    reply: str,
-    fallback: ExcerptAnswerer,
-) -> Answer:
+def finish(settings: Settings, state: QuestionState, excerpts: Excerpts, reply: str) -> Answer:
     """The reply turned into an Answer whose every marker resolves to a verbatim citation."""
     reply = reply.strip()
     if not reply:
-        return unavailable(state, fallback, "it sent an empty reply")
+        return unavailable(state, "it sent an empty reply")
     answerer = f"llm:{settings.llm_model}"
     if _is_cannot_answer(reply):
-        ans = fallback.abstain(state["question"], state["query"], state["passages"])
+        ans = state.snapshot.answerer.abstain(state.question, state.query, state.passages)
         return replace(ans, answerer=answerer)
-    text, citations, notes = check_reply(reply, excerpts, [*state["passages"], *state["linked"]])
+    text, citations, notes = check_reply(reply, excerpts, [*state.passages, *state.linked])
     if not citations:
-        ans = _fallback_answer(state, fallback)
+        ans = state.excerpt_answer()
         return replace(
             ans, notes=[UNCITED_FALLBACK_NOTE, *ans.notes], answerer="default (LLM answer uncited)"
         )
     return Answer(
-        question=state["question"],
+        question=state.question,
         text=text,
         citations=citations,
-        standalone_question=state["query"],
+        standalone_question=state.query,
         answerer=answerer,
         notes=notes,
     )
 
 
-def unavailable(state: dict[str, Any], fallback: ExcerptAnswerer, reason: str) -> Answer:
+def unavailable(state: QuestionState, reason: str) -> Answer:
     """The default answerer's answer, with a note saying why the model was not used."""
-    ans = _fallback_answer(state, fallback)
+    ans = state.excerpt_answer()
     note = LLM_FALLBACK_NOTE.format(reason=reason)
     return replace(ans, notes=[note, *ans.notes], answerer="default (LLM unavailable)")
-
-
-def _fallback_answer(state: dict[str, Any], fallback: ExcerptAnswerer) -> Answer:
-    # the same candidates as the default answerer gets in the chain: passages plus top notes
-    passages = [*state["passages"], *notes_of_top(state)]
-    return fallback.answer(state["question"], state["query"], passages, state["linked"])
 
 
 def _is_cannot_answer(reply: str) -> bool:
@@ -237,6 +222,9 @@ def _is_cannot_answer(reply: str) -> bool:
 
 
 def _reason(exc: BaseException, settings: Settings) -> str:
+    import httpx  # the OpenAI client's transport (installed with it); only to name a failure
+    import openai
+
     if isinstance(exc, TimeoutError | httpx.TimeoutException | openai.APITimeoutError):
         return f"no reply within {settings.llm_timeout:g} s"
     status = getattr(exc, "status_code", None)
@@ -387,26 +375,11 @@ def _span(p: Passage, quotes: list[tuple[int, int]], claims: list[str]) -> tuple
 
 
 # -- follow-ups -------------------------------------------------------------------------------
-def condense_with_llm(assistant: HasSettings, question: str, history: History) -> str:
-    """A follow-up rewritten by the model as a standalone question (deterministic on failure)."""
-    if not history:
-        return question
-    prompt = CONDENSE_PROMPT.format(history=_format_history(history), question=question)
-    try:
-        reply = chat_model(assistant).invoke([HumanMessage(prompt)]).text
-    except Exception:  # the answer step will report the backend; here just do without it
-        return standalone_question(question, history)
-    condensed = _first_line(reply)
-    if not condensed or len(condensed) > assistant.settings.max_question_chars:
-        return standalone_question(question, history)
-    return condensed
-
-
-def _format_history(history: History) -> str:
+def _format_history(history: Sequence[Turn], chars: int) -> str:
     lines = []
     for msg in history:
-        who = "User" if msg["role"] == "user" else "Assistant"
-        content = " ".join(MARKER_RE.sub("", msg["content"]).split())[:HISTORY_CHARS]
+        who = "User" if msg.role == "user" else "Assistant"
+        content = " ".join(MARKER_RE.sub("", msg.content).split())[:chars]
         lines.append(f"{who}: {content}")
     return "\n".join(lines)
 

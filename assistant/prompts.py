@@ -1,7 +1,10 @@
-"""Prompts and the fixed sentences users see, in one place."""
+"""Prompts and the fixed sentences users see, in one place.
+
+``ANSWER_SYSTEM_PROMPT`` has two placeholders: ``{cannot_answer}`` (:data:`CANNOT_ANSWER`) and
+``{max_words}`` (``settings.max_answer_words``, the default answerer's limit too).
+"""
 
 CANNOT_ANSWER = "The documents do not answer this question."
-SEE_ALSO_INTRO = "The closest passages are listed as “see also”."
 LLM_FALLBACK_NOTE = (
     "The language model could not be reached ({reason}); this answer was composed from the "
     "excerpts instead."
@@ -27,9 +30,6 @@ UNSUPPORTED_NOTE = (
     "{count} sentence(s) of the language model's answer shared no word (beyond stop words) with "
     "the excerpt it cited; unsupported, they were left out."
 )
-HISTORY_TRIMMED_NOTE = (
-    "Only the last {limit} messages of the chat were used ({dropped} older ones left out)."
-)
 
 ANSWER_SYSTEM_PROMPT = """You answer questions about historical documents using ONLY the numbered \
 excerpts given between <excerpts> and </excerpts>.
@@ -38,7 +38,7 @@ Rules:
 - Every sentence of your answer ends with the number(s) of the excerpt(s) it rests on, like [1] or [2][3].
 - Cite only excerpt numbers that were given. Do not use outside knowledge.
 - When you quote, copy the words exactly, inside double quotes.
-- Keep the answer short: at most 120 words.
+- Keep the answer short: at most {max_words} words.
 - If the excerpts do not answer the question, reply with exactly this sentence and nothing else: \
 {cannot_answer}"""
 

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates, fused by normalised score.
+"""Hybrid retrieval: dense (in memory) and lexical (BM25) candidates, fused by normalised score.
 
 Plain reciprocal-rank fusion throws the scores away and lets a weak dense list drown a strong
 lexical hit. Here both scores are put on one scale (BM25 divided by the query's best BM25
@@ -9,34 +9,20 @@ up with the paragraphs that cite them and vice versa.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from assistant.embedding import TextEmbedder
 from assistant.lexical import LexicalIndex
+from assistant.question import Mode
 from assistant.sentence_index import SentenceIndex
 from assistant.store import PassageStore
+from assistant.tuning import RetrievalTuning
 from assistant.types import Passage
-
-Mode = Literal["hybrid", "dense", "lexical"]
-
-
-@dataclass(frozen=True)
-class FusionWeights:
-    """How the two scores combine (tuned on eval/questions/dev.jsonl)."""
-
-    dense: float = 1.0
-    lexical: float = 0.6
-    link: float = 0.5  # share of a linked passage's score a note or paragraph inherits
-    candidates: int = 60
-    neighbour: float = 0.0
-    short_words: int = 25  # passages shorter than this are weighed down
 
 
 class Retriever:
-    """Searches the passages held in memory (metadata) and the store (vectors)."""
+    """Searches the passages held in memory: their metadata, vectors and BM25 index."""
 
     def __init__(
         self,
@@ -44,14 +30,19 @@ class Retriever:
         embedder: TextEmbedder,
         passages: Sequence[Passage],
         lexical: LexicalIndex,
-        weights: FusionWeights | None = None,
+        tuning: RetrievalTuning | None = None,
         sentences: SentenceIndex | None = None,
         files: Mapping[str, str] | None = None,
+        vectors: np.ndarray | None = None,
     ) -> None:
         """``passages`` in document order, ``lexical`` indexing them in that order and their
         ``sentences`` vectors, as :func:`assistant.index_cache.load_or_build` returns them;
         ``files``: each source file's sha256 as ingested ("" where the store did not record
-        it), which answers compare the file on disk with."""
+        it), which answers compare the file on disk with; ``tuning``: the fusion's weights
+        (:class:`assistant.tuning.RetrievalTuning`, its documented defaults unless given);
+        ``vectors``: the passages' own vectors, row i for passage i: dense search runs on them
+        in memory (exact, and the question needs nothing of the store that an ingest could
+        delete meanwhile); without them it asks the store."""
         self.store = store
         self.embedder = embedder
         self.passages = list(passages)
@@ -59,20 +50,32 @@ class Retriever:
         self.doc_ids = sorted({p.doc_id for p in self.passages})
         self.by_id = {p.id: p for p in self.passages}
         self.pos = {p.id: i for i, p in enumerate(self.passages)}
-        self.weights = weights or FusionWeights()
+        self.tuning = tuning or RetrievalTuning()
         # A passage of a few words (a bare reference such as "Ibid., p. 608", a caption) matches
         # many questions on its title alone; it is weighed down in proportion to its brevity.
+        t = self.tuning
         self.brevity = [
-            min(1.0, len(p.text.split()) / self.weights.short_words) ** 0.5 for p in self.passages
+            min(1.0, len(p.text.split()) / t.short_words) ** t.brevity_power for p in self.passages
         ]
         self.lexical = lexical
+        self.vectors = vectors
+        self.doc_rows = {d: np.array([i for i, p in enumerate(self.passages) if p.doc_id == d])
+                         for d in self.doc_ids}  # fmt: skip
         self.sentences = sentences or SentenceIndex({}, np.zeros((0, 1), dtype=np.float32))
 
     def dense(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> dict[str, float]:
         if not self.passages:
             return {}
         vec = self.embedder.embed_query(query)
-        return dict(self.store.search(vec, min(k, len(self.passages)), doc_ids))
+        if self.vectors is None:
+            return dict(self.store.search(vec, min(k, len(self.passages)), doc_ids))
+        # einsum, not BLAS: a matrix-vector product this small is 0.2 ms in one thread, while
+        # BLAS threads stall for 10 ms and more as soon as anything else runs on the cores
+        scores = np.einsum("ij,j->i", self.vectors, np.asarray(vec, dtype=np.float32))
+        rows = (np.concatenate([self.doc_rows.get(d, np.zeros(0, int)) for d in doc_ids])
+                if doc_ids else np.arange(len(self.passages)))  # fmt: skip
+        top = rows[np.argsort(-scores[rows], kind="stable")[:k]]
+        return {self.passages[i].id: float(scores[i]) for i in top}
 
     def bm25(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> dict[str, float]:
         return {self.passages[i].id: s for i, s in self.lexical.search(query, k, doc_ids)}
@@ -81,32 +84,16 @@ class Retriever:
         self, query: str, k: int = 10, doc_ids: Sequence[str] | None = None, mode: Mode = "hybrid"
     ) -> list[Passage]:
         """The ``k`` best passages for ``query``, best first, each with its fused score."""
-        n = max(k, self.weights.candidates)
+        n = max(k, self.tuning.candidates)
         if mode == "dense":
             return self._ranked(self.dense(query, n, doc_ids), k)
         if mode == "lexical":
             return self._ranked(self.bm25(query, n, doc_ids), k)
         scores = self._fuse(self.dense(query, n, doc_ids), self.bm25(query, n, doc_ids))
-        scores = self._smooth(scores)
         return self._ranked(self._pull_links(scores, doc_ids), k)
 
-    def _smooth(self, scores: dict[str, float]) -> dict[str, float]:
-        """Relevant passages cluster: a passage gains a little from strong neighbours."""
-        w = self.weights.neighbour
-        if w <= 0:
-            return scores
-        out = dict(scores)
-        for pid, _s in scores.items():
-            i = self.pos[pid]
-            for j in (i - 1, i + 1):
-                if 0 <= j < len(self.passages):
-                    nb = self.passages[j]
-                    if nb.doc_id == self.passages[i].doc_id and nb.id in scores:
-                        out[pid] = out[pid] + w * scores[nb.id]
-        return out
-
     def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> dict[str, float]:
-        w = self.weights
+        w = self.tuning
         top_lex = max(lexical.values(), default=0.0) or 1.0
         floor = min(dense.values(), default=0.0)
         out: dict[str, float] = {}
@@ -120,7 +107,7 @@ class Retriever:
         self, scores: dict[str, float], doc_ids: Sequence[str] | None
     ) -> dict[str, float]:
         """A note inherits part of its paragraph's score, and a paragraph part of its note's."""
-        if self.weights.link <= 0:
+        if self.tuning.link <= 0:
             return scores
         out = dict(scores)
         for pid, s in scores.items():
@@ -129,7 +116,7 @@ class Retriever:
                 continue
             for other in (*p.notes, *p.refs):
                 if other in self.by_id and (not doc_ids or self.by_id[other].doc_id in doc_ids):
-                    out[other] = max(out.get(other, 0.0), self.weights.link * s)
+                    out[other] = max(out.get(other, 0.0), self.tuning.link * s)
         return out
 
     def _ranked(self, scores: dict[str, float], k: int) -> list[Passage]:

@@ -34,7 +34,8 @@ TWO_LETTER_INITIALS = frozenset(
     {"yu", "ya", "ye", "yo", "zh", "ch", "sh", "kh", "ts", "iu", "ia", "ie", "io", "dzh"}
 )
 
-CLOSERS = "\"”»’')]"
+# What a finished sentence (or a line that closes a quotation or a list item) ends with.
+TERMINAL = ".?!…:;\"”»)]*'’"
 SENTENCE_END_RE = re.compile(
     r"(?:[.?!]+|…|\.\s?\.\s?\.)(?:[\"”“»’'\)\]]|<sup>\s*\d+\s*</sup>|[⁰¹²³⁴⁵⁶⁷⁸⁹]|\[\d{1,3}\])*"
     r"(?=\s+\S)"

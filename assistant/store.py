@@ -399,19 +399,23 @@ class PassageStore:
 
     def all_passages(self, batch: int = 5000) -> list[Passage]:
         """Every passage with its metadata (no vectors), in no particular order."""
-        return [p for p, _ in self.read_all(batch)]
+        return [p for p, _, _ in self.read_all(batch)]
 
-    def read_all(self, batch: int = 5000) -> list[tuple[Passage, np.ndarray]]:
-        """Every passage with its sentence vectors, in no particular order."""
+    def read_all(self, batch: int = 5000) -> list[tuple[Passage, np.ndarray, np.ndarray]]:
+        """Every passage with its sentence vectors and its own vector, in no particular order."""
         col = self._collection()
-        out: list[tuple[Passage, np.ndarray]] = []
+        out: list[tuple[Passage, np.ndarray, np.ndarray]] = []
         offset = 0
         while True:
             with self._reading():
-                got = col.get(include=["metadatas", "documents"], limit=batch, offset=offset)
-            for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
+                got = col.get(
+                    include=["metadatas", "documents", "embeddings"], limit=batch, offset=offset
+                )
+            rows = zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"],
+                       strict=True)  # fmt: skip
+            for pid, meta, doc, vec in rows:
                 vectors = decode(str(meta.get(SENTENCE_VECTORS) or ""), self.embedder.dim)
-                out.append((from_metadata(pid, meta, doc), vectors))
+                out.append((from_metadata(pid, meta, doc), vectors, np.asarray(vec, np.float32)))
             if len(got["ids"]) < batch:
                 return out
             offset += batch

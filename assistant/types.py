@@ -117,6 +117,7 @@ class Answer:
     answerer: str = "default"
     notes: list[str] = field(default_factory=list)  # visible remarks: trimming, fallback, ...
     searched: tuple[str, ...] = ()  # ids of the documents searched (set by Assistant.ask)
+    passages: list[Passage] = field(default_factory=list)  # retrieved, built from; best first
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +130,7 @@ class Answer:
             "answerer": self.answerer,
             "notes": list(self.notes),
             "searched": list(self.searched),
+            "passages": [{"id": p.id, "score": p.score} for p in self.passages],
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.conversation import (
+    Turn,
     is_follow_up,
     standalone_question,
     trim_history,
@@ -31,7 +32,7 @@ def test_history_is_trimmed_with_a_visible_note() -> None:
         {"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(10)
     ]
     kept, notes = trim_history(history, settings)
-    assert [m["content"] for m in kept] == ["m6", "m7", "m8", "m9"]
+    assert [m.content for m in kept] == ["m6", "m7", "m8", "m9"]
     assert notes and "6 older" in notes[0]
 
 
@@ -40,10 +41,28 @@ def test_malformed_history_is_rejected() -> None:
         trim_history([{"role": "system", "content": "x"}], Settings())
 
 
+def test_history_takes_dicts_langchain_messages_and_pairs_alike() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    want = (Turn("user", "Who was Kosior?"), Turn("assistant", "A party secretary [1]."))
+    as_dicts = [{"role": "user", "content": "Who was Kosior?"},
+                {"role": "assistant", "content": "A party secretary [1]."}]  # fmt: skip
+    as_messages = [HumanMessage("Who was Kosior?"), AIMessage("A party secretary [1].")]
+    as_pairs = [("human", "Who was Kosior?"), ("ai", "A party secretary [1].")]
+    for history in (as_dicts, as_messages, as_pairs):
+        assert trim_history(history, Settings())[0] == want
+
+
+@pytest.mark.parametrize("bad", [[("system", "x")], [("user",)], ["just text"], "user: hi"])
+def test_a_message_of_no_known_shape_is_refused_naming_the_shapes(bad: object) -> None:
+    with pytest.raises(InvalidQuestionError, match=r"HumanMessage/AIMessage|list of messages"):
+        trim_history(bad, Settings())  # type: ignore[arg-type]
+
+
 def test_follow_up_is_rewritten_with_the_previous_turn() -> None:
     history = [
-        {"role": "user", "content": "Why did Trotsky write to Krupskaya in May 1927?"},
-        {"role": "assistant", "content": "Because ... [1]"},
+        Turn("user", "Why did Trotsky write to Krupskaya in May 1927?"),
+        Turn("assistant", "Because ... [1]"),
     ]
     q = "And what did she reply?"
     assert is_follow_up(q)
@@ -53,7 +72,7 @@ def test_follow_up_is_rewritten_with_the_previous_turn() -> None:
 
 
 def test_standalone_question_is_left_alone() -> None:
-    history = [{"role": "user", "content": "Who was Kosior?"}]
+    history = [Turn("user", "Who was Kosior?")]
     q = "What did Rogovin write about the Georgian incident of 1922?"
     assert not is_follow_up(q)
     assert standalone_question(q, history) == q

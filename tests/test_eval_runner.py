@@ -289,10 +289,7 @@ def test_cli_runs_the_rest_after_a_malformed_line(
     assert data["line_errors"][0].startswith("q.jsonl:2:")
 
 
-def test_cli_check(
-    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(cli, "SHARED_CORPUS", tmp_path / "no-shared")
+def test_cli_check(source: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = {**question("a").__dict__, "evidence": [{"doc": "letter.txt", "quote": QUOTE}]}
     good = {k: v for k, v in good.items() if k != "where"}
     path = tmp_path / "q.jsonl"

@@ -53,11 +53,12 @@ def test_normalize_collapses_whitespace() -> None:
     assert metrics.normalize("  a\n\tb   c \n") == "a b c"
 
 
-def test_longest_common_substring_known_values() -> None:
-    assert metrics.longest_common_substring("abcdef", "zcdez") == 3
-    assert metrics.longest_common_substring("abc", "xyz") == 0
-    assert metrics.longest_common_substring("", "abc") == 0
-    assert metrics.longest_common_substring("the party", "the party") == 9
+def test_common_substring_known_values() -> None:
+    assert metrics.has_common_substring("abcdef", "zcdez", 3)
+    assert not metrics.has_common_substring("abcdef", "zcdez", 4)
+    assert not metrics.has_common_substring("abc", "xyz", 1)
+    assert not metrics.has_common_substring("", "abc", 1)
+    assert metrics.has_common_substring("the party", "the party", 9)
 
 
 def _brute_lcs(a: str, b: str) -> int:
@@ -67,9 +68,13 @@ def _brute_lcs(a: str, b: str) -> int:
     )
 
 
-@given(st.text(alphabet="abc ", max_size=25), st.text(alphabet="abc ", max_size=25))
-def test_longest_common_substring_matches_brute_force(a: str, b: str) -> None:
-    assert metrics.longest_common_substring(a, b) == _brute_lcs(a, b)
+@given(
+    st.text(alphabet="abc ", max_size=25),
+    st.text(alphabet="abc ", max_size=25),
+    st.integers(min_value=1, max_value=8),
+)
+def test_common_substring_matches_brute_force(a: str, b: str, length: int) -> None:
+    assert metrics.has_common_substring(a, b, length) == (_brute_lcs(a, b) >= length)
 
 
 def test_passage_containing_whole_quote_is_relevant() -> None:

@@ -107,7 +107,7 @@ def count(texts: list[str]) -> list[int]:
 def source(text: str, kind: str) -> SourceFile:
     info = DocumentInfo(id="fuzz", title="Fuzz Document", authors=("A. Author",), date="",
                         kind=kind, languages=(), source_note="", source="fuzz.txt")  # fmt: skip
-    return SourceFile(info=info, path=Path("fuzz.txt"), text=text, sha256="")
+    return SourceFile(info=info, path=Path("fuzz.txt"), text=text)
 
 
 def cut(text: str, kind: str = "document") -> list[Passage]:

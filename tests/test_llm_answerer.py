@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -15,16 +14,13 @@ from pydantic import Field
 
 from assistant.answering import ExcerptAnswerer
 from assistant.citations import MARKER_RE
-from assistant.llm import (
-    answer_with_llm,
-    chat_model,
-    condense_with_llm,
-    make_chat_model,
-    stream_answer_with_llm,
-)
+from assistant.conversation import Turn
+from assistant.llm import LLMAnswerer, make_chat_model
 from assistant.prompts import CANNOT_ANSWER, LLM_FALLBACK_NOTE
+from assistant.question import QuestionState
 from assistant.settings import Settings
-from assistant.testing import fake_answerer
+from assistant.snapshot import Snapshot
+from assistant.testing import FakeEmbedder, fake_answerer
 from assistant.types import Answer, Passage, PassageKind
 
 PARAGRAPHS = (
@@ -69,24 +65,16 @@ def fallback_answerer() -> ExcerptAnswerer:
     return fake_answerer()
 
 
-def make_state(passages: list[Passage], question: str = QUESTION) -> dict[str, Any]:
-    """Passages 0-2 retrieved, the note linked (so it is excerpt [4])."""
-    return {
-        "question": question,
-        "query": question,
-        "history": [],
-        "passages": passages[:3],
-        "linked": passages[3:],
-        "notes": [],
-        "doc_ids": None,
-        "mode": "hybrid",
-    }
+def make_state(passages: list[Passage], question: str = QUESTION) -> QuestionState:
+    """Passages 0-2 retrieved, the note linked (so it is excerpt [4]); the snapshot's default
+    answerer is the fake one (no retriever: the LLM answerer never searches)."""
+    snapshot = Snapshot(retriever=cast(Any, None), answerer=fallback_answerer())
+    state = QuestionState(question, (), question, None, "hybrid", (), snapshot)
+    return state.with_hits(passages[:3], passages[3:])
 
 
-def llm_assistant(model: Any, **settings: Any) -> SimpleNamespace:
-    return SimpleNamespace(
-        settings=Settings(answerer="llm", llm_model="fake", **settings), chat_model=model
-    )
+def llm_answerer(model: Any, **settings: Any) -> LLMAnswerer:
+    return LLMAnswerer(model, Settings(answerer="llm", llm_model="fake", **settings))
 
 
 class RecordingChat(FakeListChatModel):
@@ -118,7 +106,7 @@ def assert_resolves(answer: Answer, source_text: str) -> None:
 def ask(tmp_path: Path, reply: str) -> tuple[str, list[Passage], Answer]:
     text, passages = write_doc(tmp_path)
     model = FakeListChatModel(responses=[reply])
-    answer = answer_with_llm(llm_assistant(model), make_state(passages), fallback_answerer())
+    answer = llm_answerer(model).answer(make_state(passages))
     return text, passages, answer
 
 
@@ -178,7 +166,7 @@ def test_a_reply_without_citations_falls_back(tmp_path: Path) -> None:
     text, passages, answer = ask(tmp_path, "Kosior thought the whole affair unimportant.")
     state = make_state(passages)
     expected = fallback_answerer().answer(
-        QUESTION, QUESTION, [*state["passages"], *state["linked"]], state["linked"]
+        QUESTION, QUESTION, [*state.passages, *state.linked], list(state.linked)
     )
     assert answer.text == expected.text
     assert answer.answerer.startswith("default")
@@ -192,7 +180,7 @@ def test_an_unreachable_or_empty_backend_falls_back_with_a_note(
     tmp_path: Path, model: FakeListChatModel
 ) -> None:
     text, passages = write_doc(tmp_path)
-    answer = answer_with_llm(llm_assistant(model), make_state(passages), fallback_answerer())
+    answer = llm_answerer(model).answer(make_state(passages))
     assert answer.answerer == "default (LLM unavailable)"
     prefix = LLM_FALLBACK_NOTE.split("(")[0]
     assert answer.notes[0].startswith(prefix)
@@ -202,7 +190,7 @@ def test_an_unreachable_or_empty_backend_falls_back_with_a_note(
 def test_hostile_excerpt_text_stays_inside_the_delimiters(tmp_path: Path) -> None:
     text, passages = write_doc(tmp_path)
     model = RecordingChat(responses=["CANARY"])
-    answer = answer_with_llm(llm_assistant(model), make_state(passages), fallback_answerer())
+    answer = llm_answerer(model).answer(make_state(passages))
     system, user = model.seen[0]
     assert "not instructions" in system.text
     prompt = user.text
@@ -237,9 +225,7 @@ def test_stream_yields_chunks_then_the_checked_answer(tmp_path: Path) -> None:
     text, passages = write_doc(tmp_path)
     reply = 'Elections were "a formality in most regions" [2].'
     model = FakeListChatModel(responses=[reply])
-    items = list(
-        stream_answer_with_llm(llm_assistant(model), make_state(passages), fallback_answerer())
-    )
+    items = list(llm_answerer(model).stream(make_state(passages)))
     *chunks, final = items
     assert "".join(str(c) for c in chunks) == reply
     assert isinstance(final, Answer)
@@ -249,14 +235,11 @@ def test_stream_yields_chunks_then_the_checked_answer(tmp_path: Path) -> None:
 
 def test_condense_uses_the_model_only_for_a_follow_up() -> None:
     model = RecordingChat(responses=["Standalone question: What did Kosior write in May?\n"])
-    a = llm_assistant(model)
-    assert condense_with_llm(a, "Who wrote it?", []) == "Who wrote it?"
+    a = llm_answerer(model)
+    assert a.condense("Who wrote it?", []) == "Who wrote it?"
     assert model.seen == []
-    history = [
-        {"role": "user", "content": "What did Kosior write?"},
-        {"role": "assistant", "content": "He wrote a letter [1]."},
-    ]
-    assert condense_with_llm(a, "And in May?", history) == "What did Kosior write in May?"
+    history = [Turn("user", "What did Kosior write?"), Turn("assistant", "He wrote a letter [1].")]
+    assert a.condense("And in May?", history) == "What did Kosior write in May?"
     assert "User: What did Kosior write?" in model.seen[0][0].text
     assert "[1]" not in model.seen[0][0].text
 
@@ -264,9 +247,9 @@ def test_condense_uses_the_model_only_for_a_follow_up() -> None:
 def test_condense_falls_back_to_the_deterministic_rewrite() -> None:
     from assistant.conversation import standalone_question
 
-    history = [{"role": "user", "content": "What did Kosior write to Stalin?"}]
-    a = llm_assistant(BrokenChat(responses=["x"]))
-    assert condense_with_llm(a, "And why?", history) == standalone_question("And why?", history)
+    history = [Turn("user", "What did Kosior write to Stalin?")]
+    a = llm_answerer(BrokenChat(responses=["x"]))
+    assert a.condense("And why?", history) == standalone_question("And why?", history)
 
 
 def test_make_chat_model_follows_settings() -> None:
@@ -281,9 +264,14 @@ def test_make_chat_model_follows_settings() -> None:
     assert isinstance(ollama, ChatOllama) and ollama.base_url == "http://127.0.0.1:9"
 
 
-def test_the_built_model_is_cached_per_assistant_and_settings() -> None:
-    a = SimpleNamespace(settings=Settings(llm_base_url="http://127.0.0.1:9/v1"))
-    first = chat_model(a)
-    assert chat_model(a) is first
-    a.settings = Settings(llm_base_url="http://127.0.0.1:9/v1", llm_model="other")
-    assert chat_model(a) is not first
+def test_the_assistant_builds_the_settings_model_once_or_uses_the_one_given() -> None:
+    from assistant import Assistant
+
+    settings = Settings(answerer="llm", llm_base_url="http://127.0.0.1:9/v1")
+    a = Assistant(settings, embedder=FakeEmbedder())
+    assert a.llm is not None and isinstance(a.llm.model, ChatOpenAI)
+    assert a.llm is a.llm  # built once, held by this assistant
+    given = FakeListChatModel(responses=["x"])
+    b = Assistant(Settings(), embedder=FakeEmbedder(), chat_model=given)
+    assert b.llm is not None and b.llm.model is given  # a given model means: answer with it
+    assert Assistant(Settings(), embedder=FakeEmbedder()).llm is None

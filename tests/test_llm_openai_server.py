@@ -12,16 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from assistant.llm import answer_with_llm, stream_answer_with_llm
+from assistant.llm import LLMAnswerer, make_chat_model
 from assistant.prompts import LLM_FALLBACK_NOTE
 from assistant.settings import Settings
 from assistant.types import Answer
-from tests.test_llm_answerer import assert_resolves, fallback_answerer, make_state, write_doc
+from tests.test_llm_answerer import assert_resolves, make_state, write_doc
 
 TIMEOUT = 1.0
 UNAVAILABLE = LLM_FALLBACK_NOTE.split("(")[0]
@@ -149,7 +148,7 @@ def server() -> Iterator[FakeOpenAI]:
         yield srv
 
 
-def client_of(port: int) -> SimpleNamespace:
+def client_of(port: int) -> LLMAnswerer:
     settings = Settings(
         answerer="llm",
         llm_base_url=f"http://127.0.0.1:{port}/v1",
@@ -157,7 +156,7 @@ def client_of(port: int) -> SimpleNamespace:
         llm_model="test-model",
         llm_api_key="sk-test",
     )
-    return SimpleNamespace(settings=settings)
+    return LLMAnswerer(make_chat_model(settings), settings)
 
 
 def reorder(tmp_path: Path) -> tuple[str, dict[str, Any]]:
@@ -168,7 +167,7 @@ def reorder(tmp_path: Path) -> tuple[str, dict[str, Any]]:
 
 def test_an_answer_with_citations_arrives(server: FakeOpenAI, tmp_path: Path) -> None:
     text, state = reorder(tmp_path)
-    answer = answer_with_llm(client_of(server.server_port), state, fallback_answerer())
+    answer = client_of(server.server_port).answer(state)
     assert answer.answerer == "llm:test-model"
     assert answer.text == 'Kosior used the word "fuss" [1].'
     assert answer.citations[0].passage_id == "letters:0" and answer.citations[0].quote == "fuss"
@@ -181,9 +180,7 @@ def test_an_answer_with_citations_arrives(server: FakeOpenAI, tmp_path: Path) ->
 
 def test_a_streamed_answer_arrives_in_pieces(server: FakeOpenAI, tmp_path: Path) -> None:
     text, state = reorder(tmp_path)
-    *chunks, final = stream_answer_with_llm(
-        client_of(server.server_port), state, fallback_answerer()
-    )
+    *chunks, final = client_of(server.server_port).stream(state)
     assert len(chunks) > 1 and "".join(map(str, chunks)) == 'Kosior used the word "fuss" [2].'
     assert server.requests[0]["stream"] is True
     assert isinstance(final, Answer) and final.text == 'Kosior used the word "fuss" [1].'
@@ -199,7 +196,7 @@ def test_a_failing_server_gives_the_default_answer_with_a_note(
 ) -> None:
     text, state = reorder(tmp_path)
     server.mode = mode
-    answer = answer_with_llm(client_of(server.server_port), state, fallback_answerer())
+    answer = client_of(server.server_port).answer(state)
     assert answer.answerer == "default (LLM unavailable)"
     assert answer.notes[0].startswith(UNAVAILABLE) and reason in answer.notes[0]
     assert len(server.requests) == 1  # no retries: the user is not kept waiting twice
@@ -209,7 +206,7 @@ def test_a_failing_server_gives_the_default_answer_with_a_note(
 def test_a_failing_stream_gives_the_default_answer(server: FakeOpenAI, tmp_path: Path) -> None:
     text, state = reorder(tmp_path)
     server.mode = "error"
-    items = list(stream_answer_with_llm(client_of(server.server_port), state, fallback_answerer()))
+    items = list(client_of(server.server_port).stream(state))
     assert len(items) == 1 and isinstance(items[0], Answer)
     assert items[0].answerer == "default (LLM unavailable)"
     assert_resolves(items[0], text)
@@ -220,7 +217,7 @@ def test_a_closed_port_gives_the_default_answer(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     text, state = reorder(tmp_path)
-    answer = answer_with_llm(client_of(port), state, fallback_answerer())
+    answer = client_of(port).answer(state)
     assert answer.answerer == "default (LLM unavailable)"
     assert f"no connection to http://127.0.0.1:{port}/v1" in answer.notes[0]
     assert_resolves(answer, text)

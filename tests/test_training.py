@@ -146,9 +146,9 @@ def test_judge_examples_label_the_evidence_sentence() -> None:
 
 
 def test_a_models_manifest_sets_the_answerers_thresholds_for_its_scores(tmp_path: Path) -> None:
-    from assistant.chain import _thresholds
     from assistant.embedding import Embedder
     from assistant.errors import ModelError
+    from assistant.snapshot import thresholds as _thresholds
 
     def thresholds(settings: Settings):  # type: ignore[no-untyped-def]
         return _thresholds(settings, Embedder(settings))

@@ -26,7 +26,6 @@ from assistant import (
     Answer,
     Assistant,
     AssistantError,
-    BackendUnavailableError,
     Citation,
     DocumentSummary,
     Settings,
@@ -284,7 +283,7 @@ def fake_app(tmp_path: Path) -> Iterator[Any]:
 
 def test_a_backend_error_shows_as_a_message(fake_app: Any) -> None:
     url, fake = fake_app()
-    fake.fail = BackendUnavailableError("the chat model at http://x did not answer; start it.")
+    fake.fail = AssistantError("the chat model at http://x did not answer; start it.")
     chat, _, notice, box = ask(client(url), "Why?")
     assert chat == [] and "did not answer" in notice and box == "Why?"
     fake.fail = RuntimeError("boom")

@@ -19,12 +19,12 @@ from assistant.evaluation.compare import (
 )
 from assistant.evaluation.questions import Question, check_questions, load_questions
 from assistant.evaluation.report import interval_rows, report_data, summary_rows, write_report
-from assistant.evaluation.runner import COMPARE_MODES, EvalRun, Mode, run_questions
+from assistant.evaluation.runner import COMPARE_MODES, EvalRun, run_questions
 from assistant.evaluation.scoreboard import BY_KEY
+from assistant.retrieval import Mode
 from assistant.settings import PROJECT_ROOT, Settings
 
 DEFAULT_OUT = PROJECT_ROOT / "eval" / "report"
-SHARED_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
 
 
 def add_eval_parser(
@@ -81,7 +81,7 @@ def run_eval(args: argparse.Namespace) -> int:
     overrides = {"answerer": args.answerer} if args.answerer else {}
     settings = Settings(**overrides)
     if args.check:
-        return _check(args.check, [settings.corpus_dir, SHARED_CORPUS])
+        return _check(args.check, [settings.corpus_dir])
     if not args.questions:
         print("error: pass --questions FILE to run, or --check FILE to validate.", file=sys.stderr)
         return 2

@@ -41,22 +41,6 @@ def has_common_substring(a: str, b: str, length: int) -> bool:
     return any(short[i : i + length] in long for i in range(len(short) - length + 1))
 
 
-def longest_common_substring(a: str, b: str) -> int:
-    """Length of the longest substring of both ``a`` and ``b``.
-
-    Binary search on the length: a shared substring of length n implies one of n - 1, and each
-    probe is a few C-speed ``in`` tests, far quicker than the quadratic table in Python.
-    """
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        mid = (low + high + 1) // 2
-        if has_common_substring(a, b, mid):
-            low = mid
-        else:
-            high = mid - 1
-    return low
-
-
 def is_relevant(passage_text: str, quote: str) -> bool:
     """Whether a passage holds a sizeable verbatim part of an evidence quote.
 

@@ -7,8 +7,8 @@ One JSON object per line::
      "answerable": true, "history": ["an earlier user question"]}
 
 ``must_include`` entries are alternatives joined by ``|``, matched case-insensitively; every
-entry is needed. ``evidence[].doc`` may name the file in ``corpus/`` or its original name in
-``../shared/corpus/``: evidence is matched by its text, so both work.
+entry is needed. ``evidence[].doc`` names the file in the corpus folder (``settings.corpus_dir``);
+evidence is matched by its text.
 """
 
 from __future__ import annotations
@@ -191,8 +191,8 @@ def check_questions(path: Path, corpus_dirs: Sequence[Path]) -> list[str]:
 
     Args:
         path: a ``.jsonl`` file or a folder of them.
-        corpus_dirs: folders whose ``.txt``/``.md`` files make up the corpus, e.g. ``corpus/``
-            and ``../shared/corpus/``.
+        corpus_dirs: folders whose ``.txt``/``.md`` files make up the corpus, e.g. the
+            settings' ``corpus_dir``.
 
     Returns:
         One problem per line, each starting with ``file:line:``; empty when all is well.

@@ -41,7 +41,6 @@ CHART = (
     ("abstention", "abstention_rate"),
 )
 CHART_SIZE = (12.8, 4.6)  # inches at 100 dpi: 1,280 px, the page's width at a 1,400 px window
-PASS_MARKS = {True: "pass", False: "FAIL", None: "–"}
 
 
 def write_report(run: EvalRun, out: Path, comparison: Comparison | None = None) -> list[Path]:

@@ -12,14 +12,14 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
+from assistant.conversation import History
 from assistant.corpus import read_source, resolve_source
 from assistant.errors import (
     AssistantError,
-    BackendUnavailableError,
     IngestError,
     ModelError,
     StoreError,
@@ -28,14 +28,13 @@ from assistant.errors import (
 from assistant.evaluation import metrics
 from assistant.evaluation.intervals import bootstrap_interval
 from assistant.evaluation.questions import Question
+from assistant.retrieval import Mode
 from assistant.types import Answer, Citation, Passage
 
-Mode = Literal["dense", "lexical", "hybrid"]
-History = list[dict[str, str]]
 COMPARE_MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
 K = 10
 # Errors no later question can escape: stop the run instead of failing every question.
-FATAL = (StoreError, StoreLockedError, ModelError, BackendUnavailableError)
+FATAL = (StoreError, StoreLockedError, ModelError)
 
 
 class QA(Protocol):

@@ -15,10 +15,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.evaluation.questions import Question
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.training.data import load_split
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
 
 
 @dataclass(frozen=True)
@@ -30,16 +34,13 @@ class Evidence:
     weak_otherwise: bool  # coverage too low, or an unknown name without a close match
 
 
-def measure(a: object, questions: Sequence[Question]) -> list[Evidence]:
-    from assistant.chain import excerpt_answerer, notes_of_top, prepare, retrieve
+def measure(a: Assistant, questions: Sequence[Question]) -> list[Evidence]:
 
-    ex = excerpt_answerer(a)  # type: ignore[arg-type]
     out = []
     for q in questions:
-        history = [{"role": "user", "content": h} for h in q.history]
-        state = retrieve(a, prepare(a, {"question": q.question, "history": history}))  # type: ignore[arg-type]
-        passages = [*state["passages"], *notes_of_top(state)]
-        query = state["query"]
+        state = a.state_for(q.question, [("user", h) for h in q.history])
+        ex, passages = state.snapshot.answerer, state.candidates()
+        query = state.query
         support = ex.score(query, passages).support
         weak = ex.coverage(query, passages[:3]) < ex.t.min_coverage or (
             bool(ex.unknown_names(query)) and support < ex.t.unknown_name_support

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.conversation import standalone_question
+from assistant.conversation import Turn, standalone_question
 from assistant.corpus import read_source
 from assistant.evaluation.questions import Question, load_questions, question_files
 from assistant.types import Passage
@@ -89,7 +89,7 @@ def data_hash(folder: Path) -> str:
 
 def query_of(q: Question) -> str:
     """What a user's question becomes before retrieval: a follow-up resolved with its history."""
-    history = [{"role": "user", "content": h} for h in q.history]
+    history = [Turn("user", h) for h in q.history]
     return standalone_question(q.question, history)
 
 

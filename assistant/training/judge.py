@@ -86,19 +86,16 @@ def examples_for(
 
 def mine_examples(a: Any, questions: Sequence[Question], cfg: JudgeConfig) -> list[Example]:
     """The examples of every question, from what the answerer sees for it."""
-    from assistant.chain import excerpt_answerer, notes_of_top, prepare, retrieve
     from assistant.evidence import spans_of
     from assistant.training.data import query_of
 
     rng = random.Random(cfg.seed)
-    ex = excerpt_answerer(a)
     texts: dict[str, str] = {}
     out: list[Example] = []
     for q in questions:
-        history = [{"role": "user", "content": h} for h in q.history]
-        state = retrieve(a, prepare(a, {"question": q.question, "history": history}))
-        passages = [*state["passages"], *notes_of_top(state)]
-        scored = ex.score(state["query"], passages).candidates
+        state = a.state_for(q.question, [("user", h) for h in q.history])
+        ex, passages = state.snapshot.answerer, state.candidates()
+        scored = ex.score(state.query, passages).candidates
         candidates = [
             (c.text, spans_of(c.passage)[c.index], Path(c.passage.source).name)
             for c in scored[:30] if not c.whole
