@@ -1,24 +1,30 @@
 """The ``assistant bench`` subcommand: ingest and query figures next to plain LangChain, and
 the same figures on larger corpora made from ours.
 
-The measuring code lives in the repository's ``benchmarks/`` folder and is imported only when a
-benchmark runs, so the package itself does not depend on it. See ``benchmarks/README.md`` for
-what each figure means.
+The measuring code lives in the repository's ``benchmarks/`` folder, which the package does not
+import: ``assistant bench <what>`` runs ``python -m benchmarks.<module>`` in the checkout that
+holds the working directory, as a child process with the same options. See
+``benchmarks/README.md`` for what each figure means.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from assistant.settings import PROJECT_ROOT, Settings
-
-DEFAULT_QUESTIONS = PROJECT_ROOT / "eval" / "questions" / "dev.jsonl"
+# What each ``bench`` command runs: ``python -m benchmarks.<module>``.
+MODULES = {"ingest": "ingest_bench", "query": "query_bench", "all": "all_bench",
+           "scale": "scale_bench", "scale-corpus": "scale_corpus"}  # fmt: skip
+QUESTIONS = Path("eval") / "questions" / "dev.jsonl"  # in the checkout
+NOT_A_CHECKOUT = (
+    "error: `assistant bench` runs the benchmarks of a checkout of the repository, and {cwd} "
+    "is not inside one (no benchmarks/{module}.py above it); cd into the checkout and run it "
+    "again."
+)
 
 
 def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
@@ -80,8 +86,8 @@ def _add_scale_parsers(what: Any) -> None:
 
 
 def _query_options(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, metavar="FILE",
-                   help="JSONL question set (eval/questions/dev.jsonl)")  # fmt: skip
+    s.add_argument("--questions", type=Path, metavar="FILE",
+                   help="JSONL question set (eval/questions/dev.jsonl of the checkout)")  # fmt: skip
     s.add_argument("--limit", type=_positive, default=40, help="questions timed warm (40)")
     s.add_argument("--corpus", type=Path, metavar="DIR", help="corpus folder (setting corpus_dir)")
     _common_options(s)
@@ -91,16 +97,6 @@ def _common_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--out", type=Path, metavar="DIR", help="results folder (benchmarks/results)")
     s.add_argument("--threads", type=_positive, metavar="N",
                    help="torch threads here and in every child process (default: torch's)")  # fmt: skip
-
-
-def _set_threads(n: int | None) -> None:
-    """Pin torch's thread count, inherited by children through the OpenMP variable."""
-    if n is None:
-        return
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    import torch
-
-    torch.set_num_threads(n)
 
 
 def _positive(text: str) -> int:
@@ -117,76 +113,87 @@ def _factor(text: str) -> float:
     return value
 
 
-def _benchmarks(name: str) -> ModuleType | None:
-    """``benchmarks.<name>`` from the repository checkout, or None (with a message) if absent."""
-    if not (PROJECT_ROOT / "benchmarks" / f"{name}.py").exists():
-        print(
-            f"error: benchmarks/{name}.py is not here; run the benchmarks from a checkout "
-            "of the repository (pip install -e .).",
-            file=sys.stderr,
-        )
-        return None
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))  # also inherited by the spawned children
-    return importlib.import_module(f"benchmarks.{name}")
+def checkout(start: Path, module: str) -> Path | None:
+    """The repository checkout holding ``start``: the nearest folder with
+    ``benchmarks/<module>.py`` (None outside one)."""
+    for folder in (start, *start.parents):
+        if (folder / "benchmarks" / f"{module}.py").is_file():
+            return folder
+    return None
 
 
-def _corpus(args: argparse.Namespace) -> Path:
-    return (args.corpus or Settings().corpus_dir).resolve()
+def _root(what: str) -> Path | None:
+    """The checkout to run ``what`` in, or None (with the message saying what to do)."""
+    root = checkout(Path.cwd().resolve(), MODULES[what])
+    if root is None:
+        print(NOT_A_CHECKOUT.format(cwd=Path.cwd(), module=MODULES[what]), file=sys.stderr)
+    return root
+
+
+def run_benchmark(what: str, options: list[str]) -> int:
+    """``python -m benchmarks.<module> <options>`` in the checkout; its exit code."""
+    root = _root(what)
+    if root is None:
+        return 2
+    paths = [str(root), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    argv = [sys.executable, "-m", f"benchmarks.{MODULES[what]}", *options]
+    return subprocess.run(argv, cwd=root, env=env, check=False).returncode
+
+
+def _path(value: Path | None) -> Path | None:
+    """An option's path made absolute here: the benchmark runs in the checkout's folder."""
+    return None if value is None else value.expanduser().resolve()
+
+
+def _options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
+    """``--name value`` for each of ``names`` that ``args`` sets (paths made absolute)."""
+    out: list[str] = []
+    for name in names:
+        value = getattr(args, name, None)
+        if isinstance(value, Path):
+            value = _path(value)
+        if value is not None:
+            out += [f"--{name}", str(value)]
+    return out
 
 
 def cmd_bench_ingest(args: argparse.Namespace) -> int:
     """``assistant bench ingest``; returns the exit code."""
-    module = _benchmarks("ingest_bench")
-    if module is None:
+    return run_benchmark("ingest", _options(args, ("corpus", "runs", "out", "threads")))
+
+
+def _query_like(args: argparse.Namespace, what: str, names: tuple[str, ...]) -> int:
+    """A benchmark that reads the question file: checked here first, for a clear message."""
+    root = _root(what)
+    if root is None:
         return 2
-    _set_threads(args.threads)
-    return int(module.main(_corpus(args), args.runs, args.out))
-
-
-def _query_bench(args: argparse.Namespace, name: str) -> ModuleType | None:
-    """``benchmarks.<name>`` with threads set, or None (with a message) if it cannot run."""
-    if not args.questions.is_file():
-        print(f"error: no question file at {args.questions}; pass --questions FILE.",
-              file=sys.stderr)  # fmt: skip
-        return None
-    module = _benchmarks(name)
-    if module is not None:
-        _set_threads(args.threads)
-    return module
+    questions = _path(args.questions) or root / QUESTIONS
+    if not questions.is_file():
+        print(f"error: no question file at {questions}; pass --questions FILE.", file=sys.stderr)
+        return 2
+    options = ["--questions", str(questions), *_options(args, names)]
+    return run_benchmark(what, options)
 
 
 def cmd_bench_query(args: argparse.Namespace) -> int:
     """``assistant bench query``; returns the exit code."""
-    module = _query_bench(args, "query_bench")
-    if module is None:
-        return 2
-    return int(module.main(_corpus(args), args.questions, args.runs, args.limit, args.out))
+    return _query_like(args, "query", ("corpus", "runs", "limit", "out", "threads"))
 
 
 def cmd_bench_all(args: argparse.Namespace) -> int:
     """``assistant bench all``; returns the exit code."""
-    module = _query_bench(args, "all_bench")
-    if module is None:
-        return 2
-    return int(module.main(_corpus(args), args.questions, args.runs, args.limit, args.out))
+    return _query_like(args, "all", ("corpus", "runs", "limit", "out", "threads"))
 
 
 def cmd_bench_scale(args: argparse.Namespace) -> int:
     """``assistant bench scale``; returns the exit code."""
-    module = _query_bench(args, "scale_bench")
-    if module is None:
-        return 2
-    return int(
-        module.main(_corpus(args), args.questions, args.real, args.sim, args.limit, args.seed,
-                    args.out)
-    )  # fmt: skip
+    names = ("corpus", "real", "sim", "limit", "seed", "out", "threads")
+    return _query_like(args, "scale", names)
 
 
 def cmd_bench_scale_corpus(args: argparse.Namespace) -> int:
     """``assistant bench scale-corpus``; returns the exit code."""
-    module = _benchmarks("scale_corpus")
-    if module is None:
-        return 2
-    argv = [str(args.dest), "--factor", str(args.factor), "--seed", str(args.seed)]
-    return int(module.main([*argv, "--corpus", str(_corpus(args))]))
+    dest = _path(args.dest)
+    options = [str(dest), *_options(args, ("factor", "seed", "corpus"))]
+    return run_benchmark("scale-corpus", options)

@@ -1,18 +1,23 @@
-"""The ``assistant`` command: ingest, retrieve, ask, chat, eval, bench, ui.
+"""The ``assistant`` command: ingest, retrieve, ask, docs, chat, eval, bench, ui.
 
 What it prints from documents, models or the user is escaped (:mod:`assistant.safe_text`):
 control characters and escape sequences show as ``\x1b``, never reach the terminal raw.
+
+Start-up: this module imports only light modules; each command imports what it needs, and the
+commands whose options live in heavy modules (eval, train, bench) are parsed in a second step,
+so that ``assistant --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shutil
 import sys
-from typing import Any
+from typing import Any, get_args
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, InvalidQuestionError
 from assistant.render import format_answer
 from assistant.safe_text import UNSAFE_RE, escaped
 
@@ -23,6 +28,17 @@ CHAT_INTRO = (
 )
 
 
+# Commands whose parser lives in a heavy module: (module, function adding the parser, help).
+DEFERRED = {
+    "eval": ("assistant.evaluation.cli", "add_eval_parser",
+             "evaluate retrieval, answers and citations on a question set"),
+    "train": ("assistant.training.cli", "add_train_parser",
+              "fine-tune the embedding model on the annotated questions (CPU, ~30 min)"),
+    "bench": ("assistant.bench", "add_bench_parser",
+              "benchmark ingest or query speed against the plain LangChain pipeline"),
+}  # fmt: skip
+
+
 def _assistant(args: argparse.Namespace) -> Any:
     from assistant.api import Assistant
     from assistant.settings import Settings
@@ -31,6 +47,43 @@ def _assistant(args: argparse.Namespace) -> Any:
     if getattr(args, "answerer", None):
         overrides["answerer"] = args.answerer
     return Assistant(Settings(**overrides))
+
+
+def settings_problem(exc: Exception) -> str | None:
+    """One line naming the setting (as its environment variable), the value and the choices,
+    if ``exc`` is pydantic's rejection of a setting; None for any other exception."""
+    from pydantic import ValidationError
+
+    from assistant.settings import Settings
+
+    if not isinstance(exc, ValidationError) or exc.title != Settings.__name__:
+        return None
+    parts = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else ""
+        field = Settings.model_fields.get(name)
+        choices = get_args(field.annotation) if field is not None else ()
+        got = f"{escaped(repr(err.get('input')))}"
+        if choices and all(isinstance(c, str) for c in choices):
+            part = f"{got} is not one of the choices (choices: {', '.join(choices)})"
+        else:
+            part = f"{err['msg']}, not {got}"
+        parts.append(f"ASSISTANT_{name.upper()}: {part}")
+    return "; ".join(parts)
+
+
+def _doc_ids(a: Any, wanted: list[str] | None) -> list[str] | None:
+    """``--doc`` ids, checked against the store's documents (an unknown one names them all)."""
+    if not wanted:
+        return None
+    known = a.searched(None)
+    unknown = [d for d in wanted if d not in known]
+    if unknown:
+        raise InvalidQuestionError(
+            f"unknown document id {', '.join(repr(escaped(d)) for d in unknown)}; the documents "
+            f"are: {', '.join(known)} (`assistant docs` lists them with their titles)."
+        )
+    return wanted
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -59,7 +112,7 @@ def json_text(value: Any) -> str:
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
     a = _assistant(args)
-    hits = a.retrieve(args.question, k=args.k, doc_ids=args.doc or None, mode=args.mode)
+    hits = a.retrieve(args.question, k=args.k, doc_ids=_doc_ids(a, args.doc), mode=args.mode)
     if args.json:
         print(
             json_text([{k: v for k, v in h.to_dict().items() if k != "embed_text"} for h in hits])
@@ -75,11 +128,25 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     a = _assistant(args)
-    ans = a.ask(args.question, doc_ids=args.doc or None)
+    ans = a.ask(args.question, doc_ids=_doc_ids(a, args.doc))
     if args.json:
         print(json_text(ans.to_dict()))
     else:
         print(format_answer(ans, width=_width()))
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """The documents in the store: the ids ``--doc`` takes, their titles and passages."""
+    docs = _assistant(args).documents()
+    if args.json:
+        from dataclasses import asdict
+
+        print(json_text([asdict(d) for d in docs]))
+        return 0
+    width = max((len(d.id) for d in docs), default=2)
+    for d in docs:
+        print(f"{escaped(d.id).ljust(width)}  {d.passages:5} passages  {escaped(d.title)}")
     return 0
 
 
@@ -89,13 +156,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from assistant.terminal import ChatInput
 
     a = _assistant(args)
+    doc_ids = _doc_ids(a, args.doc)
     history: list[dict[str, str]] = []
     if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 arrive as surrogates
         sys.stdin.reconfigure(errors="surrogateescape")
     print(CHAT_INTRO)
     for q in ChatInput(a.settings.chat_history_path):
         try:
-            ans = a.ask(q, history=history, doc_ids=args.doc or None)
+            ans = a.ask(q, history=history, doc_ids=doc_ids)
         except AssistantError as exc:
             print(f"error: {escaped(str(exc))}")
             continue
@@ -143,7 +211,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(deferred: str | None = "all") -> argparse.ArgumentParser:
+    """The ``assistant`` parser. ``deferred`` names the heavy command whose real parser is
+    built ("all": every one); the others get a placeholder that only lists them."""
     p = argparse.ArgumentParser(
         prog="assistant",
         description="Answers questions about the corpus (Trotsky, the Left Opposition, 1923-1927) "
@@ -177,8 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--answerer", choices=["default", "llm"], help="override the setting")
     s.set_defaults(func=cmd_ask)
 
+    s = sub.add_parser("docs", help="list the documents in the store (the ids --doc takes)",
+                       description="One line per document of the store: its id (what --doc "
+                       "takes), its passages and its title.")  # fmt: skip
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_docs)
+
     _session_commands(sub)
-    _optional_commands(sub)
+    _deferred_commands(sub, deferred)
     return p
 
 
@@ -210,33 +286,46 @@ def _session_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_run)
 
 
-def _optional_commands(sub: Any) -> None:
-    try:
-        from assistant.evaluation.cli import add_eval_parser
-    except ImportError:
-        pass
-    else:
-        add_eval_parser(sub)
-    from assistant.training.cli import add_train_parser
+def _deferred_commands(sub: Any, which: str | None) -> None:
+    """eval, train and bench: ``which`` (or "all") with its real parser, the rest as
+    placeholders (a command whose module cannot be imported is left out)."""
+    for name, (module, adder, help_text) in DEFERRED.items():
+        if which in (name, "all"):
+            try:
+                add = getattr(importlib.import_module(module), adder)
+            except ImportError:
+                continue
+            add(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
 
-    add_train_parser(sub)
-    try:
-        from assistant.bench import add_bench_parser
-    except ImportError:
-        pass
-    else:
-        add_bench_parser(sub)
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, parsed with the heavy modules imported only for their own command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(deferred=None)
+    args, rest = parser.parse_known_args(argv)
+    if args.command in DEFERRED:
+        return build_parser(deferred=args.command).parse_args(argv)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.terminal import log_to_terminal
-
-    args = build_parser().parse_args(argv)
-    log_to_terminal(args.verbose)
+    args = parse(argv)  # before any heavy import: --help stays fast
     try:
+        from assistant.terminal import log_to_terminal
+
+        log_to_terminal(args.verbose)
         return int(args.func(args) or 0)
     except AssistantError as exc:
         print(f"error: {escaped(str(exc))}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if (problem := settings_problem(exc)) is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ import functools
 import importlib.util
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,10 +28,13 @@ from assistant.types import Passage
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
+    from assistant.onnx_query import OnnxQueryEncoder
+
 PACKAGED = "packaged:all-MiniLM-L6-v2"
 REQUIRED_FILES = ("modules.json", "config.json", "tokenizer.json", "1_Pooling/config.json")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx")
 MODEL_MAX_TOKENS = 256  # what all-MiniLM-L6-v2 reads; the rest is silently truncated
+QUERY_CACHE_SIZE = 2048  # questions whose vectors an Embedder keeps
 
 
 def model_thresholds(name: str) -> dict[str, float]:
@@ -84,15 +88,21 @@ def model_path(name: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=4)
-def load_tokenizer(name: str) -> Tokenizer:
-    """The model's own word-piece tokenizer, without truncation or padding."""
+def read_tokenizer(path: Path) -> Tokenizer:
+    """The word-piece tokenizer of the model folder ``path``, without truncation or padding."""
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(model_path(name) / "tokenizer.json"))
+    tok = Tokenizer.from_file(str(path / "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
     return tok
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name: str) -> Tokenizer:
+    """The tokenizer of the model named ``name`` (settings' ``embedding_model``), kept for
+    :func:`token_counts`, which the chunker calls per batch with the name alone."""
+    return read_tokenizer(model_path(name))
 
 
 def token_counts(name: str, texts: Sequence[str]) -> list[int]:
@@ -101,34 +111,6 @@ def token_counts(name: str, texts: Sequence[str]) -> list[int]:
         return []
     encs = load_tokenizer(name).encode_batch(list(texts), add_special_tokens=False)
     return [len(e.ids) for e in encs]
-
-
-_MODELS: dict[tuple[str, str], Any] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def _load_model(name: str, backend: str, onnx_cache: Path) -> Any:
-    with _MODELS_LOCK:
-        key = (name, backend)
-        if key not in _MODELS:
-            path = model_path(name)
-            if backend == "torch":
-                import torch
-                from sentence_transformers import SentenceTransformer
-
-                model = SentenceTransformer(
-                    str(path), device="cpu", local_files_only=True,
-                    model_kwargs={"dtype": torch.float32},  # a model kept in fp16 runs in fp32
-                )  # fmt: skip
-            else:
-                from assistant.onnx_backend import load_onnx_sentence_transformer
-
-                model = load_onnx_sentence_transformer(
-                    path, onnx_cache, quantize=backend == "onnx-int8"
-                )
-            model.max_seq_length = MODEL_MAX_TOKENS
-            _MODELS[key] = model
-        return _MODELS[key]
 
 
 class _TorchThreads:
@@ -158,7 +140,32 @@ class _TorchThreads:
                     torch.set_num_threads(self.before)
 
 
-_TORCH_THREADS = _TorchThreads()
+class QueryCache:
+    """The last ``size`` questions' vectors: a chat's follow-ups, the retriever and the
+    answerer embed the same text more than once."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.vectors: OrderedDict[str, list[float]] = OrderedDict()
+
+    def get(self, text: str) -> list[float] | None:
+        with self.lock:
+            vec = self.vectors.get(text)
+            if vec is not None:
+                self.vectors.move_to_end(text)
+            return vec
+
+    def put(self, text: str, vec: list[float]) -> None:
+        with self.lock:
+            self.vectors[text] = vec
+            self.vectors.move_to_end(text)
+            while len(self.vectors) > self.size:
+                self.vectors.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.vectors.clear()
 
 
 class TextEmbedder(Protocol):
@@ -177,7 +184,13 @@ class TextEmbedder(Protocol):
 
 
 class Embedder(Embeddings):
-    """sentence-transformers behind LangChain's ``Embeddings`` interface, normalised vectors."""
+    """sentence-transformers behind LangChain's ``Embeddings`` interface, normalised vectors.
+
+    Two models, each loaded at its first use and owned by this object: the sentence-transformers
+    one embeds passages (ingest); with an ONNX backend questions are embedded by
+    :class:`assistant.onnx_query.OnnxQueryEncoder` (ONNX Runtime and ``tokenizers`` only, so a
+    new process answers without importing torch), with ``torch`` by the same model as passages.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.name = settings.embedding_model
@@ -185,14 +198,83 @@ class Embedder(Embeddings):
         self.onnx_cache = settings.onnx_cache_dir
         self.batch_size = settings.embed_batch_size
         self.query_threads = settings.query_threads
-        model_path(self.name)  # fail now, not at the first question
+        self.path = model_path(self.name)  # fail now, not at the first question
+        self.queries = QueryCache()
+        self._locks = {
+            "model": threading.Lock(),
+            "query": threading.Lock(),
+            "tok": threading.Lock(),
+        }
+        self._model: Any = None
+        self._query_encoder: OnnxQueryEncoder | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._torch_threads = _TorchThreads()
 
     @property
     def model(self) -> Any:
-        return _load_model(self.name, self.backend, self.onnx_cache)
+        """The sentence-transformers model (loaded at first use; imports torch)."""
+        with self._locks["model"]:
+            if self._model is None:
+                self._model = self._load_model()
+            return self._model
+
+    def _load_model(self) -> Any:
+        from assistant.offline import quiet
+
+        quiet()  # Hugging Face offline and quiet, ONNX Runtime's telemetry off: before imports
+        if self.backend == "torch":
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(
+                str(self.path), device="cpu", local_files_only=True,
+                model_kwargs={"dtype": torch.float32},  # a model kept in fp16 runs in fp32
+            )  # fmt: skip
+        else:
+            from assistant.onnx_backend import load_onnx_sentence_transformer
+
+            model = load_onnx_sentence_transformer(
+                self.path, self.onnx_cache, quantize=self.backend == "onnx-int8"
+            )
+        model.max_seq_length = MODEL_MAX_TOKENS
+        return model
+
+    @property
+    def query_encoder(self) -> OnnxQueryEncoder:
+        """The question-time encoder of an ONNX backend (exports the graph first if needed).
+
+        Raises:
+            ModelError: the backend is torch, or the ONNX runtime is missing.
+        """
+        if self.backend == "torch":
+            raise ModelError(
+                "the question encoder runs ONNX; with ASSISTANT_EMBEDDING_BACKEND=torch questions "
+                "go through the sentence-transformers model (use embed_query)."
+            )
+        with self._locks["query"]:
+            if self._query_encoder is None:
+                from assistant.onnx_backend import ensure_onnx_model, onnx_file_name
+                from assistant.onnx_query import OnnxQueryEncoder
+
+                quantize = self.backend == "onnx-int8"
+                folder = ensure_onnx_model(self.path, self.onnx_cache, quantize)
+                self._query_encoder = OnnxQueryEncoder.open(
+                    self.path, folder / onnx_file_name(quantize), self.query_threads,
+                    MODEL_MAX_TOKENS,
+                )  # fmt: skip
+            return self._query_encoder
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The model's word-piece tokenizer, without truncation or padding."""
+        with self._locks["tok"]:
+            if self._tokenizer is None:
+                self._tokenizer = read_tokenizer(self.path)
+            return self._tokenizer
 
     def load(self) -> None:
-        """Load the model now (a first question or an ingest's rate should not pay for it)."""
+        """Load the passage model now (an ingest's rate should not pay for it); the question
+        model loads at the first :meth:`embed_query`."""
         _ = self.model
 
     def thresholds(self) -> dict[str, float]:
@@ -202,9 +284,7 @@ class Embedder(Embeddings):
     @functools.cached_property
     def dim(self) -> int:
         """The vectors' length, from the model's pooling config (no model load)."""
-        import json
-
-        config = model_path(self.name) / "1_Pooling" / "config.json"
+        config = self.path / "1_Pooling" / "config.json"
         pooling = json.loads(config.read_text(encoding="utf-8"))
         # sentence-transformers 5 writes "word_embedding_dimension", 6 "embedding_dimension"
         return int(pooling.get("word_embedding_dimension") or pooling["embedding_dimension"])
@@ -234,7 +314,7 @@ class Embedder(Embeddings):
         outs = self.model.encode(
             texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False
         )
-        encs = load_tokenizer(self.name).encode_batch(texts, add_special_tokens=True)
+        encs = self.tokenizer.encode_batch(texts, add_special_tokens=True)
         result = []
         for p, out, enc in zip(passages, outs, encs, strict=True):
             n = int(out["attention_mask"].sum())
@@ -247,10 +327,15 @@ class Embedder(Embeddings):
         return result
 
     def embed_query(self, text: str) -> list[float]:
-        return list(self._embed_query_cached(text))
+        """The question's unit vector (kept in :attr:`queries`, the last few thousand)."""
+        vec = self.queries.get(text)
+        if vec is None:
+            vec = [float(x) for x in self.encode_small([text])[0]]
+            self.queries.put(text, vec)
+        return list(vec)
 
-    def encode_small(self, texts: list[str], max_tokens: int | None = None) -> Any:
-        """Embed a few short texts at question time, on one thread.
+    def encode_small(self, texts: list[str], max_tokens: int | None = None) -> np.ndarray:
+        """Embed a few short texts at question time, on ``query_threads`` threads.
 
         Two intra-op threads on two cores stall badly as soon as anything else runs (a
         forward pass went from ~20 ms to ~500 ms); for a handful of sentences one thread is
@@ -260,8 +345,11 @@ class Embedder(Embeddings):
         """
         if max_tokens is not None:
             texts = self.cut(texts, max_tokens)
-        with self._one_thread():
-            return self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        if self.backend != "torch":
+            return self.query_encoder.encode(texts)
+        with self._torch_threads.use(self.query_threads):
+            vecs = self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
 
     def cut(self, texts: list[str], max_tokens: int) -> list[str]:
         """Each text up to the end of its word piece number ``max_tokens - 2`` (the model adds
@@ -272,22 +360,6 @@ class Embedder(Embeddings):
         what another thread embeds at the same moment (an ingest, another question).
         """
         n = max(1, max_tokens - 2)
-        encs = load_tokenizer(self.name).encode_batch(texts, add_special_tokens=False)
+        encs = self.tokenizer.encode_batch(texts, add_special_tokens=False)
         return [t[: e.offsets[n - 1][1]] if len(e.offsets) > n else t
                 for t, e in zip(texts, encs, strict=True)]  # fmt: skip
-
-    @contextlib.contextmanager
-    def _one_thread(self) -> Iterator[None]:
-        if self.backend != "torch":
-            from assistant.onnx_backend import use_threads
-
-            with use_threads(self.model, self.query_threads):
-                yield
-            return
-        with _TORCH_THREADS.use(self.query_threads):
-            yield
-
-    @functools.lru_cache(maxsize=2048)  # noqa: B019 - one Embedder per Assistant
-    def _embed_query_cached(self, text: str) -> tuple[float, ...]:
-        vec = self.encode_small([text])[0]
-        return tuple(float(x) for x in vec)

@@ -11,7 +11,9 @@ package, in the layout sentence-transformers uses for its own ONNX backend::
                                         avx512_vnni or arm64, picked from the CPU)
 
 ``load_onnx_sentence_transformer`` returns a ``SentenceTransformer`` whose transformer runs
-in ONNX Runtime; tokenisation, pooling and normalisation stay sentence-transformers' own.
+in ONNX Runtime; tokenisation, pooling and normalisation stay sentence-transformers' own (the
+ingest path). Questions run the same graph without sentence-transformers or torch
+(:mod:`assistant.onnx_query`).
 
 Why not ``SentenceTransformer(..., backend="onnx")``: that path needs ``optimum-onnx``,
 whose only releases pin ``transformers<4.58`` and fail to import with transformers 5, which
@@ -241,15 +243,9 @@ def quiet_onnxruntime() -> None:
 
 
 def _session(onnx_file: Path, threads: int) -> ort.InferenceSession:
-    import onnxruntime as ort
+    from assistant.onnx_query import open_session
 
-    quiet_onnxruntime()
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+    return open_session(onnx_file, threads)
 
 
 def _ort_encoder(onnx_file: Path, threads: int, config: Any) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import ingest_bench, plain_pipeline, query_bench
-from benchmarks.common import Row, format_table, machine, write_results
+from benchmarks.common import Row, bench_args, format_table, machine, write_results
 
 # The ingest benchmark's rows shown here, under the name they get in the combined table.
 INGEST_ROWS = {
@@ -65,3 +65,8 @@ def main(corpus: Path, questions: Path, runs: int, limit: int, out_dir: Path | N
     kwargs = {"out_dir": out_dir} if out_dir else {}
     print(f"results: {write_results('all', {'ingest': ingest, 'query': query}, **kwargs)}")
     return 0
+
+
+if __name__ == "__main__":
+    a = bench_args(sys.argv[1:], __doc__)
+    sys.exit(main(a.corpus, a.questions, a.runs, a.limit, a.out))

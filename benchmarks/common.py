@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+DEFAULT_QUESTIONS = ROOT / "eval" / "questions" / "dev.jsonl"
 
 Row = tuple[str, float | None, float | None]  # (metric, ours, plain)
 
@@ -122,3 +125,39 @@ def write_results(name: str, data: dict[str, Any], out_dir: Path = RESULTS_DIR) 
     record = {"benchmark": name, "time": stamp, "machine": machine(), **data}
     path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n")
     return path
+
+
+def bench_args(argv: Sequence[str] | None, description: str | None) -> argparse.Namespace:
+    """The options of ``python -m benchmarks.<name>``, which ``assistant bench <name>`` runs.
+
+    Each benchmark reads those it needs; ``--threads`` is applied here (see :func:`set_threads`)
+    and the corpus defaults to the ``corpus_dir`` setting.
+    """
+    p = argparse.ArgumentParser(description=(description or "").split("\n\n")[0])
+    p.add_argument("--corpus", type=Path, help="corpus folder (setting corpus_dir)")
+    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, help="JSONL questions")
+    p.add_argument("--runs", type=int, default=3, help="runs or cold starts; medians printed")
+    p.add_argument("--limit", type=int, default=40, help="questions timed warm")
+    p.add_argument("--out", type=Path, help="results folder (benchmarks/results)")
+    p.add_argument("--threads", type=int, help="torch threads here and in child processes")
+    p.add_argument("--real", type=float, default=10.0, help="scale: factor ingested for real")
+    p.add_argument("--sim", type=float, default=100.0, help="scale: factor simulated")
+    p.add_argument("--seed", type=int, default=0, help="scale: seed of the generated corpora")
+    args = p.parse_args(argv)
+    if args.corpus is None:
+        from assistant.settings import Settings
+
+        args.corpus = Settings().corpus_dir
+    args.corpus = args.corpus.resolve()
+    set_threads(args.threads)
+    return args
+
+
+def set_threads(n: int | None) -> None:
+    """Pin torch's thread count, inherited by children through the OpenMP variable."""
+    if n is None:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    import torch
+
+    torch.set_num_threads(n)

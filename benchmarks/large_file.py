@@ -105,7 +105,7 @@ def ingest(corpus: Path, store: Path) -> dict[str, float]:
         "import json, sys, time; from pathlib import Path; sys.path.insert(0, sys.argv[3]); "
         "from assistant import Assistant, Settings; from large_file import peak_rss_mib; "
         "a = Assistant(Settings(corpus_dir=Path(sys.argv[1]), vectorstore_dir=Path(sys.argv[2]))); "
-        "a.embedder.embed_query('warm up'); t = time.perf_counter(); r = a.ingest(); "
+        "a.embedder.load(); t = time.perf_counter(); r = a.ingest(); "
         "print(json.dumps({'seconds': time.perf_counter() - t, 'passages': r.passages, "
         "'embedded': r.embedded, 'peak_rss_mib': peak_rss_mib()}))"
     )

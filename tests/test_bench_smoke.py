@@ -60,6 +60,25 @@ def test_bench_parser_sets_an_int_returning_func() -> None:
         parser.parse_args(["bench", "scale", "--sim", "-1"])
 
 
+def test_bench_outside_a_checkout_says_where_to_run_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "query", "--runs", "1"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "not inside one" in line and "cd into the checkout" in line
+
+
+def test_the_package_does_not_import_benchmarks() -> None:
+    package = Path(__file__).resolve().parents[1] / "assistant"
+    for source in package.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert "import benchmarks" not in text and "from benchmarks" not in text, source
+        assert "sys.path.insert" not in text, source
+
+
 @pytest.mark.slow
 def test_plain_pipeline_writes_and_rerun_duplicates(tiny_corpus: Path, tmp_path: Path) -> None:
     from assistant.embedding import Embedder

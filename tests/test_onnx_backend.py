@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant.embedding import PACKAGED, Embedder, model_path
+from assistant.embedding import MODEL_MAX_TOKENS, PACKAGED, Embedder, QueryCache, model_path
 from assistant.errors import ModelError
 from assistant.onnx_backend import (
     FP32_FILE,
@@ -18,6 +20,7 @@ from assistant.onnx_backend import (
     onnx_file_name,
     use_threads,
 )
+from assistant.onnx_query import check_mean_pooling
 from assistant.settings import Settings
 
 SENTENCES = [
@@ -56,17 +59,68 @@ def test_onnx_vectors_match_torch(backend: str, floor: float, torch_vectors: np.
     assert (np.argmax(vecs @ torch_vectors.T, axis=1) == np.arange(len(SENTENCES))).all()
 
 
-def test_query_embedding_runs_on_its_own_thread_count() -> None:
+# A text of far more than 256 word pieces: both paths must cut it at the same place.
+LONG = "The Opposition asked for a change of course in the party and the economy. " * 30
+QUERY_TEXTS = [*SENTENCES, "Krupskaya", LONG]
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_question_path_gives_the_sentence_transformers_vectors(backend: str) -> None:
+    """The question encoder (ONNX Runtime + tokenizers + numpy) runs the same graph on the same
+    word pieces as sentence-transformers and pools the same way: only float32 summation order
+    differs (measured: 1e-7 apart), so 1e-5 would still catch a wrong pooling, mask or cut."""
+    embedder = Embedder(Settings(embedding_backend=backend))  # type: ignore[arg-type]
+    assert len(embedder.tokenizer.encode(LONG).ids) > MODEL_MAX_TOKENS + 100
+    ours = embedder.encode_small(QUERY_TEXTS)
+    theirs = np.asarray(embedder.model.encode(QUERY_TEXTS, normalize_embeddings=True))
+    assert ours.shape == theirs.shape == (len(QUERY_TEXTS), embedder.dim)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert (ours * theirs).sum(axis=1).min() > 0.9999
+    # alone, as a question is embedded (int8 activations are scaled per batch, so a text's
+    # vector depends on its batch-mates: compare a text alone with itself alone)
+    for text in (SENTENCES[2], LONG):
+        query = np.asarray(embedder.embed_query(text))
+        alone = np.asarray(embedder.model.encode([text], normalize_embeddings=True))[0]
+        assert float(query @ alone) > 0.9999
+
+
+def test_question_encoder_runs_on_query_threads() -> None:
     embedder = Embedder(Settings(embedding_backend="onnx-int8", query_threads=1))
-    batch = np.asarray(embedder.embed_documents(SENTENCES[:1]))[0]
-    encoder = embedder.model[0].model
-    default = encoder.threads
-    query = np.asarray(embedder.embed_query(SENTENCES[0]))
-    assert 1 in encoder.sessions and encoder.threads == default  # made for the query, restored
-    assert float(query @ batch) > 0.9999  # same graph, same vector
-    with use_threads(embedder.model, 1):
-        assert encoder.threads == 1
-    assert encoder.threads == default
+    embedder.embed_query(SENTENCES[0])
+    options = embedder.query_encoder.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+
+
+def test_query_cache_is_bounded_and_keeps_the_recent() -> None:
+    cache = QueryCache(size=2)
+    cache.put("a", [1.0])
+    cache.put("b", [2.0])
+    assert cache.get("a") == [1.0]  # "a" is now the most recent
+    cache.put("c", [3.0])
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == ([1.0], None, [3.0])
+    cache.clear()
+    assert cache.get("a") is None
+
+
+def test_each_embedder_keeps_its_own_query_cache() -> None:
+    first, second = (Embedder(Settings(embedding_backend="onnx-int8")) for _ in range(2))
+    first.embed_query(SENTENCES[1])
+    assert first.queries.get(SENTENCES[1]) is not None
+    assert second.queries.get(SENTENCES[1]) is None
+
+
+def test_pooling_other_than_mean_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    (model / "1_Pooling").mkdir(parents=True)
+    for name in ("modules.json", "1_Pooling/config.json"):
+        shutil.copyfile(model_path(PACKAGED) / name, model / name)
+    config = model / "1_Pooling" / "config.json"
+    pooling = json.loads(config.read_text(encoding="utf-8"))
+    pooling.update(pooling_mode="cls", pooling_mode_mean_tokens=False)
+    config.write_text(json.dumps(pooling), encoding="utf-8")
+    with pytest.raises(ModelError, match="EMBEDDING_BACKEND=torch"):
+        check_mean_pooling(model)
+    check_mean_pooling(model_path(PACKAGED))
 
 
 def test_thread_count_is_per_thread() -> None:

@@ -282,6 +282,13 @@ def _print_progress(p: IngestProgress) -> None:
           f"{p.done}/{p.total} passages", flush=True)  # fmt: skip
 
 
+def warm_up(assistant: Assistant) -> None:
+    """Load the question model and the indexes, and answer one question, before the page
+    says it is ready: the first visitor's answer should not pay for the loading."""
+    print("Loading the model and the indexes …", flush=True)
+    assistant.ask(EXAMPLE_QUESTIONS[0])
+
+
 def _has_passages(assistant: Assistant) -> bool:
     try:
         return bool(assistant.documents())
@@ -300,6 +307,7 @@ def launch(host: str | None = None, port: int | None = None, insecure_public: bo
         note = sync_store(assistant)
         if not _has_passages(assistant):
             raise EmptyStoreError("the store is still empty; add documents to corpus/.")
+        warm_up(assistant)
         demo = build_app(assistant, note)
     except AssistantError as exc:
         print(f"error: {escaped(str(exc))}", file=sys.stderr)
