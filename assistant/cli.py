@@ -60,6 +60,8 @@ def settings_problem(exc: Exception) -> str | None:
         return None
     parts = []
     for err in exc.errors():
+        if err["type"] == "default_factory_not_called":  # a path under a bad one: said there
+            continue
         name = str(err["loc"][0]) if err["loc"] else ""
         field = Settings.model_fields.get(name)
         choices = get_args(field.annotation) if field is not None else ()

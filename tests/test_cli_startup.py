@@ -128,6 +128,7 @@ def test_a_bad_setting_is_one_line_and_exit_2(
     assert cli.main(["ask", QUESTION]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {name}: ") and repr(value) in line and expected in line
+    assert line.count("ASSISTANT_") == 1  # nothing said of the paths that depend on it
 
 
 def test_settings_problem_leaves_other_errors_alone() -> None:

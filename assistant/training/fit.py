@@ -178,6 +178,8 @@ def _figures(a: Any, questions: Sequence[Question]) -> dict[str, float]:
 def _fit(triples: Sequence[Triple], out: Path, cfg: TrainConfig, work: Path) -> tuple[int, float]:
     """Train from the packaged weights and save fp16 weights to ``out``; (steps, final loss)."""
     import torch
+
+    require_training_extra()
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer,
@@ -246,3 +248,17 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     """A trained model's manifest."""
     data: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     return data
+
+
+def require_training_extra() -> None:
+    """ModelError naming the ``train`` extra when the trainer's libraries are missing."""
+    import importlib.util
+
+    from assistant.errors import ModelError
+
+    missing = [m for m in ("datasets", "accelerate") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModelError(
+            f"training needs {', '.join(missing)}; install them with "
+            "pip install 'trotsky-assistant[train]'."
+        )

@@ -153,6 +153,10 @@ def train_judge(
 
 def _fit(examples: Sequence[Example], out: Path, cfg: JudgeConfig, work: Path) -> tuple[int, float]:
     import torch
+
+    from assistant.training.fit import require_training_extra
+
+    require_training_extra()
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
         CrossEncoder,
