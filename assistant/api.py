@@ -69,13 +69,15 @@ class Assistant:
         embedder: TextEmbedder | None = None,
         chat_model: BaseChatModel | None = None,
     ) -> None:
-        """Args:
-        settings: where the corpus and store are and how answers are made (default:
-            ``Settings()``, read from ``ASSISTANT_*`` variables).
-        embedder: the embedding model (default: the one ``settings.embedding_model`` names,
-            loaded at first use); tests pass :class:`assistant.testing.FakeEmbedder`.
-        chat_model: any LangChain chat model to answer with (sets the answerer to the LLM
-            one); default: the one the settings name, if ``settings.answerer`` is "llm".
+        """The assistant over ``settings``' corpus and store, with the collaborators given.
+
+        Args:
+            settings: where the corpus and store are and how answers are made (default:
+                ``Settings()``, read from ``ASSISTANT_*`` variables).
+            embedder: the embedding model (default: the one ``settings.embedding_model``
+                names, loaded at first use); tests pass :class:`assistant.testing.FakeEmbedder`.
+            chat_model: any LangChain chat model to answer with (sets the answerer to the LLM
+                one); default: the one the settings name, if ``settings.answerer`` is "llm".
         """
         self.settings = settings or Settings()
         self.embedder: TextEmbedder = embedder or Embedder(self.settings)  # checks its files
@@ -95,11 +97,15 @@ class Assistant:
         """The pointer as it is now and the store it names (reopened when it moved on)."""
         pointer = self.pointers.read()
         with self._lock:
-            if pointer.current is None:
-                return pointer, None
-            if self._store is None or self._store.generation != pointer.current:
-                self._store = PassageStore(self.settings, self.embedder, pointer.current)
-            return pointer, self._store
+            return pointer, self._open(pointer)
+
+    def _open(self, pointer: Pointer) -> PassageStore | None:
+        """The store ``pointer`` names; call with the lock held."""
+        if pointer.current is None:
+            return None
+        if self._store is None or self._store.generation != pointer.current:
+            self._store = PassageStore(self.settings, self.embedder, pointer.current)
+        return self._store
 
     def store_notes(self) -> list[str]:
         """What a reader should know about an ingest at work or stopped half-way."""
@@ -126,10 +132,11 @@ class Assistant:
     def snapshot(self) -> Snapshot:
         """The loaded index of the last complete generation (loaded again when the pointer
         moves). A question takes it once and keeps it to its end."""
-        pointer, store = self._view()
-        if store is None:
-            raise reader_problem(pointer)
-        with self._lock:
+        pointer = self.pointers.read()
+        with self._lock:  # one load at a time; the store and its snapshot change together
+            store = self._open(pointer)
+            if store is None:
+                raise reader_problem(pointer)
             if self._snapshot is None or self._snapshot.retriever.store is not store:
                 self._snapshot = load_snapshot(self.settings, store, self.embedder, self._judge)
             return self._snapshot
