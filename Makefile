@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run ui ingest test lint browser-deps clean-store
+.PHONY: install run ui ingest test test-fast lint browser-deps clean-store
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -38,6 +38,9 @@ test: install browser-deps
 	$(BIN)/ruff check assistant ui tests
 	$(BIN)/mypy assistant ui
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install  # every test but those on the real model (the fake embedder: no model)
+	$(BIN)/python -m pytest -m "not real_model" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check assistant ui tests

@@ -1,0 +1,36 @@
+"""The command line with the fake embedder, for tests that run ``assistant`` in a process.
+
+``python -m tests.fake_cli ingest`` is ``assistant ingest`` with every setting read as usual,
+only the vectors are :class:`assistant.testing.FakeEmbedder`'s: a process started this way and
+an in-process ``Assistant(settings, embedder=FakeEmbedder())`` read and write the same store.
+In-process, :func:`fake_main` does the same for one call of :func:`assistant.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from assistant import Assistant, cli
+from assistant.testing import FakeEmbedder
+
+_real_assistant = cli._assistant
+
+
+def _fake_assistant(args: argparse.Namespace) -> Any:
+    """The CLI's own assistant (its settings, its overrides), with the fake embedder."""
+    return Assistant(_real_assistant(args).settings, embedder=FakeEmbedder())
+
+
+def fake_main(argv: list[str]) -> int:
+    """``assistant.cli.main(argv)`` with the fake embedder."""
+    cli._assistant = _fake_assistant
+    try:
+        return cli.main(argv)
+    finally:
+        cli._assistant = _real_assistant
+
+
+if __name__ == "__main__":
+    sys.exit(fake_main(sys.argv[1:]))
