@@ -78,6 +78,17 @@ def fake_assistant(small_settings: Settings) -> Assistant:
     return a
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """The two small documents ingested once per module with the fake embedder, for the tests
+    that leave the store as it is."""
+    tmp = tmp_path_factory.mktemp("shared")
+    a = fake(Settings(corpus_dir=small_corpus(tmp / "corpus"), vectorstore_dir=tmp / "vs",
+                      feedback_path=tmp / "fb.jsonl"))  # fmt: skip
+    a.ingest()
+    return a
+
+
 @pytest.fixture(scope="session")
 def fake_full(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     """The whole corpus ingested once with the fake embedder (tests must not change it)."""
