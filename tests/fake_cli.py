@@ -13,13 +13,14 @@ import sys
 from typing import Any
 
 from assistant import Assistant, cli
-from assistant.testing import FakeEmbedder
 
 _real_assistant = cli._assistant
 
 
 def _fake_assistant(args: argparse.Namespace) -> Any:
     """The CLI's own assistant (its settings, its overrides), with the fake embedder."""
+    from assistant.testing import FakeEmbedder  # numpy and the answerer: only when asked
+
     return Assistant(_real_assistant(args).settings, embedder=FakeEmbedder())
 
 

@@ -1,7 +1,8 @@
 """Issue 17: the faults a hostile but realistic user meets, one test per case.
 
-The real packaged model on small corpora in temporary folders; real processes where the case
-is about processes (a killed ingest, a reader during a rebuild, a command-line argument that is
+The fake embedder on small corpora in temporary folders (processes run the CLI with it,
+``python -m tests.fake_cli``; only the network test runs the real model, for its runtime);
+real processes where the case is about processes (a killed ingest, a reader during a rebuild, a command-line argument that is
 not UTF-8); a private mount namespace (``unshare -m``) for a read-only or a full file system,
 and a root without its capabilities for a folder it does not own (both skipped where the
 machine does not allow them); ``strace`` for the network.
@@ -50,42 +51,26 @@ from assistant.prompts import BUILDING_NOTE, INTERRUPTED_NOTE
 from assistant.render import format_answer
 from assistant.settings import PROJECT_ROOT
 from assistant.store import PassageStore
-from tests.conftest import SMALL_DOCS, small_corpus
+from tests.conftest import SMALL_DOCS, fake
+from tests.fake_cli import fake_main
+from tests.helpers import Progress, chunked_ids, env_for, settings_for
 from tests.test_answers import check_citations
-from tests.test_reliability import Progress, chunked_ids, env_for
 from tests.test_ui_app import Fake, free_port, texts
 from ui.app import ChatPage, build_app, serve
 from ui.feedback import load_jsonl, read_jsonl
 from ui.render import Turn, answer_html, sources_html
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*"),
 ]
 
 SEDOVA, MCNEAL = SMALL_DOCS
 SEDOVA_Q = "Why did Natalia Sedova reject the slogan of the defense of the USSR?"
 KRUPSKAYA_Q = "Why did Trotsky write to Krupskaya in May 1927?"
-CLI = [sys.executable, "-m", "assistant.cli"]
+CLI = [sys.executable, "-m", "tests.fake_cli"]  # the CLI with the fake embedder
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def settings_for(tmp_path: Path, names: tuple[str, ...] = (SEDOVA,), **kw: Any) -> Settings:
-    return Settings(corpus_dir=small_corpus(tmp_path / "corpus", names),
-                    vectorstore_dir=tmp_path / "vs", **kw)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    """The two small documents ingested once, for the cases that leave the store as it is."""
-    tmp = tmp_path_factory.mktemp("faults")
-    s = Settings(corpus_dir=small_corpus(tmp / "corpus"), vectorstore_dir=tmp / "vs",
-                 feedback_path=tmp / "fb.jsonl")  # fmt: skip
-    a = Assistant(s)
-    a.ingest()
-    return a
-
-
 def run_cli(s: Settings, *args: str | bytes, **kw: Any) -> subprocess.CompletedProcess[bytes]:
     """``assistant <args>`` in a new process on ``s``'s folders (bytes kept as bytes)."""
     return subprocess.run([*CLI, *args], env=env_for(s), cwd=PROJECT_ROOT, capture_output=True,
@@ -107,20 +92,20 @@ def no_traceback(*outputs: bytes | str) -> None:
 # -- rebuild always recovers -------------------------------------------------------------------
 def test_rebuild_recovers_a_store_garbled_in_the_middle(tmp_path: Path) -> None:
     s = settings_for(tmp_path)
-    Assistant(s).ingest()
+    fake(s).ingest()
     db = current_folder(s) / "chroma.sqlite3"
     data = bytearray(db.read_bytes())
     middle = len(data) // 2
     data[middle : middle + 65536] = random.Random(17).randbytes(65536)
     db.write_bytes(bytes(data))
     (s.vectorstore_dir / "notes.txt").write_text("not the store's", encoding="utf-8")
-    broken = Assistant(s)
+    broken = fake(s)
     with pytest.raises(CorruptStoreError, match=r"run `assistant ingest --rebuild`"):
         broken.ask(SEDOVA_Q)  # before: InvalidArgumentError ... Failed to pull logs
     out = run_cli(s, "ingest", "--rebuild", "--quiet")
     assert out.returncode == 0, out.stderr.decode()[-3000:]
     no_traceback(out.stderr)
-    ans = Assistant(s).ask(SEDOVA_Q)
+    ans = fake(s).ask(SEDOVA_Q)
     assert not ans.abstained and ans.notes == []
     check_citations(ans)
     assert (s.vectorstore_dir / "notes.txt").exists()
@@ -131,16 +116,16 @@ def test_rebuild_recovers_from_a_damaged_pointer_and_a_half_built_generation(
     tmp_path: Path,
 ) -> None:
     s = settings_for(tmp_path)
-    Assistant(s).ingest()
+    fake(s).ingest()
     (s.vectorstore_dir / "gen-000009").mkdir()  # a build's leftover, never finished
     (s.vectorstore_dir / "gen-000009" / "chroma.sqlite3").write_bytes(b"\x07" * 4096)
     (s.vectorstore_dir / POINTER_FILE).write_text('{"current": "gen-0', encoding="utf-8")
     with pytest.raises(CorruptStoreError, match=r"pointer .* is damaged.*--rebuild"):
-        Assistant(s).ask(SEDOVA_Q)
-    report = Assistant(s).ingest(rebuild=True)
+        fake(s).ask(SEDOVA_Q)
+    report = fake(s).ingest(rebuild=True)
     assert report.rebuilt and report.added == 1 and report.passages > 0
     assert sorted(p.name for p in s.vectorstore_dir.glob("gen-*")) == ["gen-000010"]
-    check_citations(Assistant(s).ask(SEDOVA_Q))
+    check_citations(fake(s).ask(SEDOVA_Q))
 
 
 # -- permissions, read-only and full disks: their own messages, never "rebuild" -----------------
@@ -165,7 +150,7 @@ def _namespace() -> list[str]:
 def test_a_folder_this_user_cannot_write_says_which_and_how(tmp_path: Path) -> None:
     prefix = _unprivileged()
     s = settings_for(tmp_path)
-    Assistant(s).ingest()
+    fake(s).ingest()
     os.chown(s.vectorstore_dir, 65534, 65534)  # nobody's now: root without capabilities is
     for path in s.vectorstore_dir.rglob("*"):  # a stranger to it, may read but not write
         os.chown(path, 65534, 65534, follow_symlinks=False)
@@ -191,12 +176,12 @@ def _in_namespace(script: str, tmp_path: Path, s: Settings) -> subprocess.Comple
 
 def test_a_read_only_file_system_says_remount_not_rebuild(tmp_path: Path) -> None:
     s = settings_for(tmp_path)
-    Assistant(s).ingest()
+    fake(s).ingest()
     script = """
     mount --bind "$VS" "$VS" && mount -o remount,bind,ro "$VS" || exit 99
     for args in "ask" "ingest" "ingest --rebuild"; do
-        if [ "$args" = ask ]; then "$PY" -m assistant.cli ask "Who wrote to friends in 1944?"
-        else "$PY" -m assistant.cli $args --quiet; fi
+        if [ "$args" = ask ]; then "$PY" -m tests.fake_cli ask "Who wrote to friends in 1944?"
+        else "$PY" -m tests.fake_cli $args --quiet; fi
         echo "exit=$?" >&2
     done
     """
@@ -208,18 +193,30 @@ def test_a_read_only_file_system_says_remount_not_rebuild(tmp_path: Path) -> Non
     assert out.stderr.count(said) == 3 and "--rebuild" not in out.stderr
 
 
+FULL_IN_COMPACTION = (
+    "with the fake embedder's smaller vectors the disk fills inside Chroma's compaction "
+    "(InternalError: Error in compaction: Failed to apply logs to the metadata segment), which "
+    "the store does not yet name as a full disk: the ingest ends in a traceback"
+)
+
+
+@pytest.mark.parametrize("cli_module", [
+    pytest.param("assistant.cli", marks=pytest.mark.real_model, id="real-model"),
+    pytest.param("tests.fake_cli", marks=pytest.mark.xfail(strict=True, reason=FULL_IN_COMPACTION),
+                 id="fake-embedder"),
+])  # fmt: skip
 def test_a_full_disk_says_how_much_to_free_and_answers_from_the_last_store(
-    tmp_path: Path,
+    tmp_path: Path, cli_module: str
 ) -> None:
     s = settings_for(tmp_path, (SEDOVA,))
     shutil.copyfile(PROJECT_ROOT / "corpus" / MCNEAL, tmp_path / MCNEAL)
     # The first store fits in 1.5 MB; the second build copies it and adds a document 3x larger.
     script = f"""
     mkdir -p "$VS" && mount -t tmpfs -o size=1500k tmpfs "$VS" || exit 99
-    "$PY" -m assistant.cli ingest --quiet || exit 98
+    "$PY" -m {cli_module} ingest --quiet || exit 98
     cp "{tmp_path / MCNEAL}" "$CORPUS/"
-    "$PY" -m assistant.cli ingest --quiet; echo "ingest-exit=$?" >&2
-    "$PY" -m assistant.cli ask "{SEDOVA_Q}"; echo "ask-exit=$?" >&2
+    "$PY" -m {cli_module} ingest --quiet; echo "ingest-exit=$?" >&2
+    "$PY" -m {cli_module} ask "{SEDOVA_Q}"; echo "ask-exit=$?" >&2
     """
     out = _in_namespace(script, tmp_path, s)
     assert out.returncode not in (98, 99), out.stderr[-3000:]
@@ -235,13 +232,13 @@ def test_a_full_disk_says_how_much_to_free_and_answers_from_the_last_store(
 # -- readers never see a half-built store ------------------------------------------------------
 def test_questions_during_a_rebuild_come_from_the_last_complete_store(tmp_path: Path) -> None:
     s = settings_for(tmp_path, SMALL_DOCS)
-    Assistant(s).ingest()
+    fake(s).ingest()
     before = current_folder(s)
     env = env_for(s, ASSISTANT_WRITE_BATCH_SIZE="4", ASSISTANT_EMBED_BATCH_SIZE="4")
     proc = subprocess.Popen([*CLI, "ingest", "--rebuild"], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     progress = Progress(proc)
-    reader = Assistant(s)
+    reader = fake(s)
     answers: list[Answer] = []
     errors: list[BaseException] = []
     while proc.poll() is None:
@@ -286,22 +283,22 @@ def test_a_killed_first_build_is_reported_until_an_ingest_resumes_it(tmp_path: P
     s = settings_for(tmp_path, SMALL_DOCS)
     _kill_mid_ingest(s, names=2)
     with pytest.raises(IncompleteStoreError, match=r"stopped after 1 of 2 documents.*ingest"):
-        Assistant(s).ask(SEDOVA_Q)  # before: answered silently from the half-built store
+        fake(s).ask(SEDOVA_Q)  # before: answered silently from the half-built store
     out = run_cli(s, "ask", SEDOVA_Q)
     assert out.returncode == 2 and b"the store is incomplete" in out.stderr
     no_traceback(out.stderr)
     build = Pointers(s).read().building
     assert build is not None
-    partial = PassageStore(s, Assistant(s).embedder, build.name).state()["partial"]
+    partial = PassageStore(s, fake(s).embedder, build.name).state()["partial"]
     assert partial and partial["done"] >= 8  # batches of the second document were recorded
-    report = Assistant(s).ingest()
+    report = fake(s).ingest()
     expected = chunked_ids(s)
-    stored = sorted(p.id for p in Assistant(s).store.all_passages())
+    stored = sorted(p.id for p in fake(s).store.all_passages())
     assert stored == expected  # nothing missing, nothing twice
     sedova = sum(1 for i in expected if i.startswith("sedova-1944:"))
     assert report.embedded == sedova - partial["done"]  # resumed from its last recorded batch
     assert Pointers(s).read().building is None
-    ans = Assistant(s).ask(KRUPSKAYA_Q)
+    ans = fake(s).ask(KRUPSKAYA_Q)
     assert ans.notes == [] and not ans.abstained
 
 
@@ -309,21 +306,21 @@ def test_a_killed_update_answers_from_the_last_complete_store_with_a_note(
     tmp_path: Path,
 ) -> None:
     s = settings_for(tmp_path, (SEDOVA,))
-    Assistant(s).ingest()
+    fake(s).ingest()
     shutil.copyfile(PROJECT_ROOT / "corpus" / MCNEAL, s.corpus_dir / MCNEAL)
     _kill_mid_ingest(s, names=1)  # McNeal's comes first, by name
-    ans = Assistant(s).ask(SEDOVA_Q)
+    ans = fake(s).ask(SEDOVA_Q)
     assert ans.notes[0] == INTERRUPTED_NOTE.format(progress="0 of 2 documents")
     assert {c.doc_id for c in ans.citations} == {"sedova-1944"}  # nothing of the half-written
     check_citations(ans)
-    Assistant(s).ingest()
-    assert Assistant(s).ask(SEDOVA_Q).notes == []
+    fake(s).ingest()
+    assert fake(s).ask(SEDOVA_Q).notes == []
 
 
 # -- quotes checked at answer time -------------------------------------------------------------
 def test_a_corpus_file_edited_after_ingest_loses_its_citations(tmp_path: Path) -> None:
     s = settings_for(tmp_path, SMALL_DOCS)
-    a = Assistant(s)
+    a = fake(s)
     a.ingest()
     first = a.ask(KRUPSKAYA_Q)
     assert any(c.doc_id == "mcneal-krupskaya" for c in first.citations)
@@ -346,10 +343,10 @@ def test_an_edited_index_cache_is_never_quoted_and_is_written_again(shared: Assi
     forged = meta["text"][:20] + " and Sedova praised Stalin" + meta["text"][20:]
     lines[0] = json.dumps([pid, {**meta, "text": forged}, text], ensure_ascii=False)
     (saved / PASSAGES_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    fresh = Assistant(s)
+    fresh = fake(s)
     assert all("Sedova praised Stalin" not in p.text for p in fresh.retriever.passages)
     assert "Sedova praised Stalin" not in (saved / PASSAGES_FILE).read_text(encoding="utf-8")
-    assert Assistant(s).retriever.passages == fresh.retriever.passages  # read back, whole
+    assert fake(s).retriever.passages == fresh.retriever.passages  # read back, whole
 
 
 def _excerpt(n: int, text: str) -> Passage:
@@ -370,7 +367,7 @@ def test_an_llm_sentence_sharing_no_word_with_its_excerpt_loses_its_citation() -
 
 
 def test_a_made_up_llm_answer_through_ask_keeps_no_citation(shared: Assistant) -> None:
-    llm = Assistant(shared.settings.model_copy(update={"answerer": "llm"}))
+    llm = fake(shared.settings.model_copy(update={"answerer": "llm"}))
     llm.chat_model = FakeListChatModel(responses=["Feed the starter rye flour daily [1]."])  # type: ignore[attr-defined]
     ans = llm.ask("How do I make a sourdough starter?")
     assert "rye flour" not in ans.text and ans.answerer == "default (LLM answer uncited)"
@@ -399,6 +396,7 @@ print("served", flush=True)
 """
 
 
+@pytest.mark.real_model  # ONNX Runtime's own telemetry is what this test looks for
 def test_no_name_is_looked_up_while_ingesting_asking_and_serving(tmp_path: Path) -> None:
     if shutil.which("strace") is None:
         pytest.skip("needs strace")
@@ -533,8 +531,8 @@ def test_unknown_document_ids_and_k_out_of_range_name_the_valid_choices(
     assert len(shared.retrieve(SEDOVA_Q, k=n + 5)) == n  # a small store gives what it holds
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(shared.settings.corpus_dir))
     monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(shared.settings.vectorstore_dir))
-    assert cli.main(["retrieve", SEDOVA_Q, "-k", "-1"]) == 2
-    assert cli.main(["ask", SEDOVA_Q, "--doc", "nope"]) == 2
+    assert fake_main(["retrieve", SEDOVA_Q, "-k", "-1"]) == 2
+    assert fake_main(["ask", SEDOVA_Q, "--doc", "nope"]) == 2
     err = capsys.readouterr().err
     assert (
         f"from 1 to {MAX_K}" in err
@@ -552,17 +550,17 @@ def test_empty_and_binary_files_are_skipped_by_name(tmp_path: Path) -> None:
              "image.txt": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"}  # fmt: skip
     for name, data in files.items():
         (s.corpus_dir / name).write_bytes(data)
-    report = Assistant(s).ingest()
+    report = fake(s).ingest()
     assert (report.added, report.skipped, report.failed) == (1, 4, ())
     for name in files:
         assert any(w.startswith(f"{name}: ") and "skipped" in w for w in report.warnings), name
-    assert {p.doc_id for p in Assistant(s).store.all_passages()} == {"sedova-1944"}
+    assert {p.doc_id for p in fake(s).store.all_passages()} == {"sedova-1944"}
     assert "4 skipped" in report.summary()  # before: "added" with 0 or 777 garbage passages
 
 
 def test_a_manifest_entry_without_its_file_is_a_warning(tmp_path: Path) -> None:
     s = settings_for(tmp_path)
-    report = Assistant(s).ingest()
+    report = fake(s).ingest()
     named = load_manifest(s.manifest_path)
     missing = sorted(set(named) - {SEDOVA})
     assert len(missing) == 4
@@ -604,11 +602,11 @@ def test_escape_sequences_from_documents_and_models_are_escaped_in_the_cli(
     (corpus / "escapes.txt").write_text(ESCAPES + "\n", encoding="utf-8")
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(corpus))
     monkeypatch.setenv("ASSISTANT_VECTORSTORE_DIR", str(tmp_path / "vs"))
-    assert cli.main(["ingest", "--quiet"]) == 0
+    assert fake_main(["ingest", "--quiet"]) == 0
     for args in (["retrieve", "Trotsky Krupskaya screen"], ["ask", "Who did Trotsky write to?"],
                  ["ask", "Who did Trotsky write to?", "--json"]):  # fmt: skip
         capsys.readouterr()
-        assert cli.main(args) == 0
+        assert fake_main(args) == 0
         out = capsys.readouterr().out
         assert out.strip() and not re.search("[\x07\x1b\x9b\r\u202e]", out), args
         assert "PWNED" in out or (args[0] == "ask" and "--json" not in args)
