@@ -500,15 +500,15 @@ class Recorder:
 def test_the_chat_keeps_its_session_after_a_line_that_is_not_utf8(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake = Recorder()
-    monkeypatch.setattr(cli, "_assistant", lambda args: fake)
+    recorder = Recorder()
+    monkeypatch.setattr(cli, "_assistant", lambda args: recorder)
     lines = b"Who was Kosior?\nAnd \xff\xfe him?\nWhat did he say?\n\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines), encoding="utf-8"))
     assert cli.main(["chat"]) == 0  # before: UnicodeDecodeError ended the chat and its history
     out = capsys.readouterr().out
     assert "error: the question is not valid UTF-8" in out and "\\udcff" in out
-    assert [q for q, _ in fake.calls] == ["Who was Kosior?", "What did he say?"]
-    assert fake.calls[1][1] == [{"role": "user", "content": "Who was Kosior?"},
+    assert [q for q, _ in recorder.calls] == ["Who was Kosior?", "What did he say?"]
+    assert recorder.calls[1][1] == [{"role": "user", "content": "Who was Kosior?"},
                                 {"role": "assistant", "content": "About Who was Kosior?"}]  # fmt: skip
 
 
