@@ -12,7 +12,7 @@ from assistant.citations import is_verbatim
 from assistant.errors import InvalidQuestionError
 from assistant.prompts import CANNOT_ANSWER
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.real_model  # what the real model answers to real questions
 
 
 def check_citations(ans: Answer) -> None:

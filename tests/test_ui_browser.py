@@ -3,7 +3,8 @@ follow-up, a citation clicked, the document filter, a thumb, the copy button, sc
 
 Needs Debian's chromium and chromium-driver (``apt-get install chromium chromium-driver``);
 Selenium is pointed at /usr/bin/chromedriver and never downloads a driver (SE_OFFLINE).
-Screenshots go to artifacts/ (git-ignored). Chromium's windows are at least 500 px wide, so
+The store is the fake embedder's (the page, not the model, is under test). Screenshots go to
+artifacts/ (git-ignored). Chromium's windows are at least 500 px wide, so
 the phone is emulated (device metrics 420 x 900, mobile).
 """
 
@@ -20,14 +21,13 @@ from typing import Any
 
 import pytest
 
-from assistant import Assistant, Settings
-from tests.conftest import SMALL_DOCS, small_corpus
+from assistant import Settings
+from tests.conftest import SMALL_DOCS, fake, small_corpus
 from ui.app import build_app, serve
 from ui.feedback import read_jsonl
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.slow,
     # gradio's own queue statistics use pandas options that pandas 3 deprecates
     pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*"),
 ]
@@ -116,7 +116,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sett
     text = "".join(p.read_text(encoding="utf-8") for p in sorted(corpus.glob("*.txt")))
     s = Settings(corpus_dir=corpus, vectorstore_dir=tmp / "vs",
                  feedback_path=tmp / "feedback.jsonl")  # fmt: skip
-    a = Assistant(s)
+    a = fake(s)
     a.ingest()
     demo = build_app(a)
     yield serve(demo, s, port=free_port(), block=False), s, text
