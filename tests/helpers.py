@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from assistant import Assistant, Settings
+from assistant import Answer, Assistant, Settings
+from assistant.citations import is_verbatim
 from assistant.corpus import load_manifest, load_source
 from assistant.embedding import token_counts
 from assistant.passages import Chunker
@@ -80,3 +81,14 @@ class Progress:
     def latest(self) -> tuple[int, int] | None:
         found = re.findall(r"(\d+)/(\d+) \[", self.seen)
         return (int(found[-1][0]), int(found[-1][1])) if found else None
+
+
+def check_citations(ans: Answer) -> None:
+    """Markers numbered from 1 in order of first use, each quote verbatim in its file."""
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", ans.text)]
+    first_use = list(dict.fromkeys(markers))
+    assert first_use == list(range(1, len(first_use) + 1))
+    assert [c.n for c in ans.citations] == first_use
+    for c in ans.citations:
+        assert is_verbatim(c.source, c.start, c.end, c.quote)
+        assert c.quote in c.passage_text

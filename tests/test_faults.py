@@ -53,8 +53,7 @@ from assistant.settings import PROJECT_ROOT
 from assistant.store import PassageStore
 from tests.conftest import SMALL_DOCS, fake
 from tests.fake_cli import fake_main
-from tests.helpers import Progress, chunked_ids, env_for, settings_for
-from tests.test_answers import check_citations
+from tests.helpers import Progress, check_citations, chunked_ids, env_for, settings_for
 from tests.test_ui_app import Fake, free_port, texts
 from ui.app import ChatPage, build_app, serve
 from ui.feedback import load_jsonl, read_jsonl

@@ -37,7 +37,7 @@ from assistant.sentences import sentence_spans
 from assistant.testing import fake_answerer
 from assistant.types import DocumentInfo, Passage
 from tests.conftest import SMALL_DOCS, fake, small_corpus
-from tests.test_answers import check_citations
+from tests.helpers import check_citations
 
 # The autouse settings fixture only sets environment variables: sharing it between examples
 # is harmless.

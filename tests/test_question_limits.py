@@ -24,10 +24,10 @@ from tests.conftest import fake
 from tests.helpers import (
     OFF_CORPUS,
     SEDOVA_Q,
+    check_citations,
     last_outputs,
     settings_for,
 )
-from tests.test_answers import check_citations
 from tests.test_llm_answerer import RecordingChat
 from ui.page import ChatPage
 from ui.render import answer_html

@@ -19,10 +19,10 @@ from tests.helpers import (
     KRUPSKAYA_Q,
     SEDOVA,
     SEDOVA_Q,
+    check_citations,
     settings_for,
     snapshot,
 )
-from tests.test_answers import check_citations
 
 pytestmark = [
     # gradio's own queue statistics use pandas options that pandas 3 deprecates

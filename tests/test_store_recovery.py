@@ -31,6 +31,7 @@ from tests.helpers import (
     KRUPSKAYA_Q,
     SEDOVA_Q,
     Progress,
+    check_citations,
     chunked_ids,
     digest,
     env_for,
@@ -38,7 +39,6 @@ from tests.helpers import (
     settings_for,
     snapshot,
 )
-from tests.test_answers import check_citations
 from ui.app import sync_store
 from ui.page import ChatPage
 

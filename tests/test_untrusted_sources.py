@@ -23,8 +23,8 @@ from assistant.prompts import LLM_FALLBACK_NOTE
 from tests.conftest import fake
 from tests.helpers import (
     SEDOVA_Q,
+    check_citations,
 )
-from tests.test_answers import check_citations
 from tests.test_llm_openai_server import FakeOpenAI, running_server
 from ui.render import Turn, answer_html, sources_html
 
