@@ -79,7 +79,7 @@ def test_twenty_reingests_with_questions_between_do_not_grow_memory(tmp_path: Pa
     growth = traced_now() - start
     # A leak of one index per round would grow by ROUNDS * per_index (about 7 MB here); the
     # bound, a quarter of one index (about 90 KB) over all twenty rounds, leaves room for
-    # small bounded caches (about 17 KB in all, measured) and still fails a leak of 1/80 of an
+    # small bounded caches (about 17 KB in all, measured) and fails a leak of more than 1/80 of an
     # index per round (a simulated one, every generation's snapshot kept, failed at once).
     assert per_index > 100_000, per_index  # the yardstick itself measures something
     assert growth < per_index / 4, (growth, per_index)
