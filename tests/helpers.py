@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from assistant.citations import is_verbatim
 from assistant.corpus import load_manifest, load_source
 from assistant.embedding import token_counts
 from assistant.passages import Chunker
+from assistant.settings import PROJECT_ROOT
 from tests.conftest import SMALL_DOCS, small_corpus
 from ui.page import ChatPage
 
@@ -92,3 +94,19 @@ def check_citations(ans: Answer) -> None:
     for c in ans.citations:
         assert is_verbatim(c.source, c.start, c.end, c.quote)
         assert c.quote in c.passage_text
+
+
+CLI = [sys.executable, "-m", "tests.fake_cli"]  # the command line with the fake embedder
+
+
+def run_cli(s: Settings, *args: str | bytes, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """``assistant <args>`` (the fake embedder) in a new process on ``s``'s folders (bytes
+    kept as bytes)."""
+    return subprocess.run([*CLI, *args], env=env_for(s), cwd=PROJECT_ROOT, capture_output=True,
+                          timeout=600, **kw)  # fmt: skip
+
+
+def no_traceback(*outputs: bytes | str) -> None:
+    for out in outputs:
+        text = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+        assert "Traceback" not in text, text[-3000:]

@@ -184,7 +184,10 @@ def test_questions_and_histories_are_accepted_or_refused_cleanly(
         assert q == question.strip() and 0 < len(q) <= SETTINGS.max_question_chars
         assert any(unicodedata.category(c)[0] in "LN" for c in q)
     malformed = any(
-        not isinstance(m, dict) or m.get("role") not in ("user", "assistant") for m in history
+        not isinstance(m, dict)
+        or m.get("role") not in ("user", "assistant")
+        or not isinstance(m.get("content"), str)
+        for m in history
     )
     try:
         kept, notes = trim_history(history, SETTINGS)  # type: ignore[arg-type]
@@ -194,7 +197,7 @@ def test_questions_and_histories_are_accepted_or_refused_cleanly(
     assert not malformed
     limit, cap = SETTINGS.max_history_turns, 4 * SETTINGS.max_question_chars
     usable = [c for m in history if isinstance(c := m["content"], str) and c.strip()]  # type: ignore[index]
-    assert [m["content"] for m in kept] == [c[:cap] for c in usable[-limit:]]
+    assert [m.content for m in kept] == [c[:cap] for c in usable[-limit:]]
     # anything left out or cut is said in a note
     assert bool(notes) == (len(usable) > limit or any(len(c) > cap for c in usable[-limit:]))
     if q is not None:

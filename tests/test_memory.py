@@ -3,7 +3,7 @@ question loads its index, and what the old ones held must go with them.
 
 The fake embedder (no model, so the test takes seconds); tracemalloc counts what Python and
 numpy allocate (Chroma's own Rust allocations are not seen: its files are, through the store
-generations that test_faults.py checks are deleted).
+generations that test_store_faults.py checks are deleted).
 """
 
 from __future__ import annotations

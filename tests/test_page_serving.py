@@ -18,18 +18,9 @@ import pytest
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
 
-from assistant import (
-    Answer,
-    Assistant,
-    DocumentSummary,
-    Settings,
-)
+from assistant import Answer, Assistant, DocumentSummary, Settings
 from assistant.settings import PROJECT_ROOT
-from tests.helpers import (
-    KRUPSKAYA_Q,
-    SEDOVA,
-    SEDOVA_Q,
-)
+from tests.helpers import KRUPSKAYA_Q, SEDOVA, SEDOVA_Q
 from tests.test_ui_app import Fake, Recording, client, free_port, texts
 from ui.app import build_app, serve
 from ui.feedback import read_jsonl

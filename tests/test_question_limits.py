@@ -10,24 +10,14 @@ from pathlib import Path
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant import (
-    Assistant,
-    EmptyStoreError,
-    InvalidQuestionError,
-)
+from assistant import Assistant, EmptyStoreError, InvalidQuestionError
 from assistant.chain import prepare
 from assistant.chain import retrieve as chain_retrieve
 from assistant.llm import number_excerpts
 from assistant.prompts import CANNOT_ANSWER
 from assistant.testing import FakeEmbedder
 from tests.conftest import fake
-from tests.helpers import (
-    OFF_CORPUS,
-    SEDOVA_Q,
-    check_citations,
-    last_outputs,
-    settings_for,
-)
+from tests.helpers import OFF_CORPUS, SEDOVA_Q, check_citations, last_outputs, settings_for
 from tests.test_llm_answerer import RecordingChat
 from ui.page import ChatPage
 from ui.render import answer_html

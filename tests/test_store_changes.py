@@ -9,20 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant import (
-    Assistant,
-    Settings,
-)
+from assistant import Assistant, Settings
 from assistant.corpus import read_source
 from tests.conftest import fake
-from tests.helpers import (
-    KRUPSKAYA_Q,
-    SEDOVA,
-    SEDOVA_Q,
-    check_citations,
-    settings_for,
-    snapshot,
-)
+from tests.helpers import KRUPSKAYA_Q, SEDOVA, SEDOVA_Q, check_citations, settings_for, snapshot
 
 pytestmark = [
     # gradio's own queue statistics use pandas options that pandas 3 deprecates

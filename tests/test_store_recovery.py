@@ -18,11 +18,7 @@ from typing import Any
 
 import pytest
 
-from assistant import (
-    Assistant,
-    CorruptStoreError,
-    StoreLockedError,
-)
+from assistant import Assistant, CorruptStoreError, StoreLockedError
 from assistant.ingest import writer_lock
 from assistant.settings import PROJECT_ROOT
 from tests.conftest import SMALL_DOCS, fake
@@ -98,7 +94,7 @@ def test_case_10_an_ingest_killed_mid_batch_is_finished_by_the_next_run(tmp_path
     assert (s.vectorstore_dir / ".ingest.lock").exists()
     with writer_lock(s):  # the dead writer's flock went with it
         pass
-    a = fake(s)  # the stopped build is a generation of its own, never read (test_faults.py)
+    a = fake(s)  # the stopped build is a generation of its own, never read (test_store_faults.py)
     report = a.ingest()
     expected = chunked_ids(s)
     assert sorted(p.id for p in a.store.all_passages()) == expected  # no duplicate, no orphan

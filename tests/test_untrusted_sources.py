@@ -11,20 +11,13 @@ from pathlib import Path
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant import (
-    Answer,
-    Assistant,
-    Settings,
-)
+from assistant import Answer, Assistant, Settings
 from assistant.chain import prepare
 from assistant.chain import retrieve as chain_retrieve
 from assistant.llm import answer_messages, number_excerpts
 from assistant.prompts import LLM_FALLBACK_NOTE
 from tests.conftest import fake
-from tests.helpers import (
-    SEDOVA_Q,
-    check_citations,
-)
+from tests.helpers import SEDOVA_Q, check_citations
 from tests.test_llm_openai_server import FakeOpenAI, running_server
 from ui.render import Turn, answer_html, sources_html
 
