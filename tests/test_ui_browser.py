@@ -130,10 +130,18 @@ def find(d: Any, css: str, wait: float = 60) -> Any:
     return WebDriverWait(d, wait).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
 
 
-def wait_for(d: Any, condition: Any, wait: float = 180) -> Any:
+def wait_for(d: Any, condition: Any, wait: float = 180, quiet: bool = False) -> Any:
+    """``condition``'s first true value within ``wait`` seconds; with ``quiet``, None when
+    none came (for an assert with its own message) instead of a TimeoutException."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(d, wait).until(condition)
+    try:
+        return WebDriverWait(d, wait).until(condition)
+    except TimeoutException:
+        if quiet:
+            return None
+        raise
 
 
 def ask(d: Any, question: str, turns: int) -> str:
@@ -197,7 +205,10 @@ def check_the_answer(d: Any, width: int, corpus_text: str) -> None:
         )
         assert scrolling == 0, "the chat scrolls inside the page"
         button = find(d, "#to-sources")
-        assert button.is_displayed(), "no Sources button while the Sources are out of sight"
+        # the page's script shows it once it has seen where the Sources are: give it time (a
+        # fake-embedder answer arrives before a loaded machine has laid the page out)
+        shown = wait_for(d, lambda _: button.is_displayed() or None, 15, quiet=True)
+        assert shown, "no Sources button while the Sources are out of sight"
         screenshot(d, width, "answer")
         button.click()
         wait_for(d, lambda d: in_view(d, find(d, "#col-sources")), 10)
