@@ -101,8 +101,9 @@ def test_case_04_off_corpus_questions_get_the_fixed_sentence(shared: Assistant) 
     llm = fake(shared.settings.model_copy(update={"answerer": "llm"}))
     made_up_reply = "Feed the starter rye flour daily [1]. Use “filtered water only” [9]."
     llm.chat_model = FakeListChatModel(responses=[made_up_reply, CANNOT_ANSWER])  # type: ignore[attr-defined]
-    state = chain_retrieve(llm, prepare(llm, {"question": OFF_CORPUS[0], "history": []}))
-    given = {p.id for p in number_excerpts(state).values()}
+    parts = llm.chain.parts
+    state = chain_retrieve(parts, prepare(parts, {"question": OFF_CORPUS[0], "history": []}))
+    given = {p.id for p in number_excerpts(state, parts.links.linked_excerpts).values()}
     made_up = llm.ask(OFF_CORPUS[0])
     assert {c.passage_id for c in made_up.citations} <= given
     assert "filtered water" not in made_up.text
