@@ -4,12 +4,17 @@
 only the vectors are :class:`assistant.testing.FakeEmbedder`'s: a process started this way and
 an in-process ``Assistant(settings, embedder=FakeEmbedder())`` read and write the same store.
 In-process, :func:`fake_main` does the same for one call of :func:`assistant.cli.main`.
+
+``FAKE_EMBED_DELAY`` (seconds per batch of passages) slows the fake down to a model's pace, for
+the tests that stop an ingest half-way: without it a small corpus is embedded before they can.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from typing import Any
 
 from assistant import Assistant, cli
@@ -21,7 +26,14 @@ def _fake_assistant(args: argparse.Namespace) -> Any:
     """The CLI's own assistant (its settings, its overrides), with the fake embedder."""
     from assistant.testing import FakeEmbedder  # numpy and the answerer: only when asked
 
-    return Assistant(_real_assistant(args).settings, embedder=FakeEmbedder())
+    delay = float(os.environ.get("FAKE_EMBED_DELAY", "0"))
+
+    class Paced(FakeEmbedder):
+        def embed_passages(self, passages: Any) -> Any:
+            time.sleep(delay)
+            return super().embed_passages(passages)
+
+    return Assistant(_real_assistant(args).settings, embedder=Paced() if delay else FakeEmbedder())
 
 
 def fake_main(argv: list[str]) -> int:

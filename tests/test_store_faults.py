@@ -203,7 +203,9 @@ def test_questions_during_a_rebuild_come_from_the_last_complete_store(tmp_path: 
     s = settings_for(tmp_path, SMALL_DOCS)
     fake(s).ingest()
     before = current_folder(s)
-    env = env_for(s, ASSISTANT_WRITE_BATCH_SIZE="4", ASSISTANT_EMBED_BATCH_SIZE="4")
+    env = env_for(
+        s, ASSISTANT_WRITE_BATCH_SIZE="4", ASSISTANT_EMBED_BATCH_SIZE="4", FAKE_EMBED_DELAY="0.05"
+    )  # 103 passages: about 1.3 s
     proc = subprocess.Popen([*CLI, "ingest", "--rebuild"], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     progress = Progress(proc)
@@ -229,7 +231,9 @@ def test_questions_during_a_rebuild_come_from_the_last_complete_store(tmp_path: 
 def _kill_mid_ingest(s: Settings, names: int, after: int = 8) -> str:
     """Start an ingest, SIGKILL it once ``after`` passages of a document are written (more to
     come), return what it printed."""
-    env = env_for(s, ASSISTANT_WRITE_BATCH_SIZE="4", ASSISTANT_EMBED_BATCH_SIZE="4")
+    env = env_for(
+        s, ASSISTANT_WRITE_BATCH_SIZE="4", ASSISTANT_EMBED_BATCH_SIZE="4", FAKE_EMBED_DELAY="0.05"
+    )  # 103 passages: about 1.3 s
     proc = subprocess.Popen([*CLI, "ingest"], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     progress = Progress(proc)

@@ -78,7 +78,9 @@ def test_case_09_a_store_reopened_in_a_new_process_is_the_same(shared: Assistant
 
 def test_case_10_an_ingest_killed_mid_batch_is_finished_by_the_next_run(tmp_path: Path) -> None:
     s = settings_for(tmp_path, SMALL_DOCS)
-    env = env_for(s, ASSISTANT_WRITE_BATCH_SIZE="8", ASSISTANT_EMBED_BATCH_SIZE="4")
+    env = env_for(
+        s, ASSISTANT_WRITE_BATCH_SIZE="8", ASSISTANT_EMBED_BATCH_SIZE="4", FAKE_EMBED_DELAY="0.05"
+    )  # 103 passages: about 1.3 s
     proc = subprocess.Popen([sys.executable, "-m", "tests.fake_cli", "ingest"], env=env,
                             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     progress = Progress(proc)
