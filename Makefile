@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run ui ingest test lint browser-deps clean-store install-check
+.PHONY: install run ui ingest test test-fast lint browser-deps clean-store install-check
 
 # The dev extra takes the web page, the LLM clients and the trainer with it (web, llm, train).
 $(STAMP): pyproject.toml
@@ -45,6 +45,9 @@ test: install browser-deps
 # empty folder with ASSISTANT_CORPUS_DIR: the package as a user installs it (a few minutes).
 install-check:
 	PYTHON=$(PYTHON) .ci/install_check
+
+test-fast: install  # every test but those on the real model (the fake embedder: no model)
+	$(BIN)/python -m pytest -m "not real_model" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check assistant ui tests

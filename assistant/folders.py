@@ -34,6 +34,8 @@ def folder_problem(folder: Path, exc: BaseException | None = None) -> StoreError
     text = " ".join(str(e) for e in _chain(exc)).lower() if exc is not None else ""
     if codes & {errno.ENOSPC, errno.EDQUOT} or any(w in text for w in _FULL_WORDS):
         return disk_full(folder)
+    if exc is not None and _no_room(folder):  # Chroma's compaction fails without saying why
+        return disk_full(folder)
     said_read_only = exc is None or any(w in text for w in _READONLY_WORDS)
     if errno.EROFS in codes or (said_read_only and _read_only_mount(folder)):
         return read_only(folder)
@@ -43,6 +45,15 @@ def folder_problem(folder: Path, exc: BaseException | None = None) -> StoreError
     if exc is not None and codes & _ACCESS:
         return no_permission(folder, folder)
     return None
+
+
+def _no_room(folder: Path) -> bool:
+    """Whether the disk holding ``folder`` has less room than Chroma grows its files by: a
+    write that fails then, for a reason it does not name, failed for want of room."""
+    try:
+        return shutil.disk_usage(_existing(folder)).free < MIN_FREE
+    except OSError:
+        return False
 
 
 def check_writable(folder: Path) -> None:

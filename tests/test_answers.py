@@ -1,36 +1,25 @@
-"""Answers on the real corpus with the real model: citations verbatim, numbered, abstention."""
+"""Answers on the real corpus: what the real model answers to real questions (citations
+verbatim and on topic, a note's citation, abstention, a follow-up), marked ``real_model``; the
+chain's shape, the filter and the refusals on the fake embedder's whole corpus."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 from langchain_core.runnables import Runnable
 
 from assistant import Answer, Assistant
-from assistant.citations import is_verbatim
 from assistant.errors import InvalidQuestionError
 from assistant.prompts import CANNOT_ANSWER
-
-pytestmark = pytest.mark.slow
-
-
-def check_citations(ans: Answer) -> None:
-    markers = [int(m) for m in re.findall(r"\[(\d+)\]", ans.text)]
-    first_use = list(dict.fromkeys(markers))
-    assert first_use == list(range(1, len(first_use) + 1))
-    assert [c.n for c in ans.citations] == first_use
-    for c in ans.citations:
-        assert is_verbatim(c.source, c.start, c.end, c.quote)
-        assert c.quote in c.passage_text
+from tests.helpers import check_citations
 
 
-def test_chain_is_a_runnable_and_ask_uses_it(real_assistant: Assistant) -> None:
-    assert isinstance(real_assistant.chain, Runnable)
-    out = real_assistant.chain.invoke({"question": "Who was Kosior?", "history": []})
+def test_chain_is_a_runnable_and_ask_uses_it(fake_full: Assistant) -> None:
+    assert isinstance(fake_full.chain, Runnable)
+    out = fake_full.chain.invoke({"question": "Who was Kosior?", "history": []})
     assert isinstance(out, Answer)
 
 
+@pytest.mark.real_model
 def test_answer_cites_verbatim_quotes(real_assistant: Assistant) -> None:
     ans = real_assistant.ask("Why did Trotsky write to Krupskaya in May 1927?")
     assert not ans.abstained
@@ -40,6 +29,7 @@ def test_answer_cites_verbatim_quotes(real_assistant: Assistant) -> None:
     assert any("Krupskaya" in c.quote for c in ans.citations)
 
 
+@pytest.mark.real_model
 def test_a_note_citation_says_what_it_annotates(real_assistant: Assistant) -> None:
     ans = real_assistant.ask("Who was S. V. Kosior, who used the word fuss at the plenum?")
     check_citations(ans)
@@ -48,6 +38,7 @@ def test_a_note_citation_says_what_it_annotates(real_assistant: Assistant) -> No
     assert all(c.annotates and c.annotated_text for c in notes)
 
 
+@pytest.mark.real_model
 def test_off_corpus_question_abstains_with_see_also(real_assistant: Assistant) -> None:
     ans = real_assistant.ask("How do I make a sourdough starter?")
     assert ans.abstained
@@ -56,6 +47,7 @@ def test_off_corpus_question_abstains_with_see_also(real_assistant: Assistant) -
     assert ans.see_also
 
 
+@pytest.mark.real_model
 def test_follow_up_uses_the_history(real_assistant: Assistant) -> None:
     first = real_assistant.ask("What did Kosior call the Opposition's speeches at the plenum?")
     history = [
@@ -69,16 +61,16 @@ def test_follow_up_uses_the_history(real_assistant: Assistant) -> None:
     assert any("Kosior" in h.text for h in hits)
 
 
-def test_document_filter(real_assistant: Assistant) -> None:
-    ans = real_assistant.ask("What did Natalia Sedova say about the defense of the USSR?",
+def test_document_filter(fake_full: Assistant) -> None:
+    ans = fake_full.ask("What did Natalia Sedova say about the defense of the USSR?",
                              doc_ids=["sedova-1944"])  # fmt: skip
     assert {c.doc_id for c in ans.citations} <= {"sedova-1944"}
 
 
-def test_bad_questions_are_rejected_before_retrieval(real_assistant: Assistant) -> None:
+def test_bad_questions_are_rejected_before_retrieval(fake_full: Assistant) -> None:
     for bad in ("", "   ", "???", "x" * 5000):
         with pytest.raises(InvalidQuestionError):
-            real_assistant.ask(bad)
+            fake_full.ask(bad)
 
 
 def test_public_surface_is_exported() -> None:

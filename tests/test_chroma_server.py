@@ -27,6 +27,7 @@ from assistant.cli import main
 from assistant.evaluation.questions import Question, load_questions
 from assistant.evaluation.runner import chat_history
 from assistant.settings import PROJECT_ROOT
+from tests.conftest import fake
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0  # seconds for `chroma run` to answer its heartbeat
@@ -112,18 +113,18 @@ def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def served(
-    real_assistant: Assistant, chroma_port: int, tmp_path_factory: pytest.TempPathFactory
+    fake_full: Assistant, chroma_port: int, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Assistant, IngestReport]:
-    """The real corpus ingested through the server, with every other setting the embedded
+    """The whole corpus ingested through the server (the fake embedder), with every other setting the embedded
     store's; and the report of that first ingest."""
-    settings = real_assistant.settings.model_copy(
+    settings = fake_full.settings.model_copy(
         update={
             "chroma_host": HOST,
             "chroma_port": chroma_port,
             "vectorstore_dir": tmp_path_factory.mktemp("server-client"),  # the ingest lock only
         }
     )
-    a = Assistant(settings)
+    a = fake(settings)
     return a, a.ingest()
 
 
@@ -131,12 +132,11 @@ def cited(answer: Answer) -> list[tuple[str, int, int, str]]:
     return [(c.passage_id, c.start, c.end, c.quote) for c in answer.citations]
 
 
-@pytest.mark.slow
 def test_ingest_through_the_server_builds_what_the_embedded_store_holds(
-    served: tuple[Assistant, IngestReport], real_assistant: Assistant
+    served: tuple[Assistant, IngestReport], fake_full: Assistant
 ) -> None:
     server, report = served
-    embedded = real_assistant.store
+    embedded = fake_full.store
     docs = embedded.state().docs
     assert (report.added, report.updated, report.removed, report.unchanged) == (len(docs), 0, 0, 0)
     assert report.failed == ()
@@ -148,7 +148,6 @@ def test_ingest_through_the_server_builds_what_the_embedded_store_holds(
     assert not (server.settings.vectorstore_dir / "chroma.sqlite3").exists()
 
 
-@pytest.mark.slow
 def test_reingest_through_the_server_embeds_nothing(
     served: tuple[Assistant, IngestReport],
 ) -> None:
@@ -160,15 +159,14 @@ def test_reingest_through_the_server_embeds_nothing(
     assert not again.rebuilt
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: f"{q.id}-{q.type}")
 def test_answers_through_the_server_equal_the_embedded_stores(
-    q: Question, served: tuple[Assistant, IngestReport], real_assistant: Assistant
+    q: Question, served: tuple[Assistant, IngestReport], fake_full: Assistant
 ) -> None:
     server, _ = served
     history = chat_history(server, q.history) or None
-    assert history == (chat_history(real_assistant, q.history) or None)
-    got, want = server.ask(q.question, history=history), real_assistant.ask(q.question, history)
+    assert history == (chat_history(fake_full, q.history) or None)
+    got, want = server.ask(q.question, history=history), fake_full.ask(q.question, history)
     assert got.text == want.text
     assert got.abstained == want.abstained
     assert cited(got) == cited(want)
@@ -176,15 +174,14 @@ def test_answers_through_the_server_equal_the_embedded_stores(
     assert [p.id for p in got.see_also] == [p.id for p in want.see_also]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: f"{q.id}-{q.type}")
 def test_retrieval_through_the_server_equals_the_embedded_stores(
-    q: Question, served: tuple[Assistant, IngestReport], real_assistant: Assistant
+    q: Question, served: tuple[Assistant, IngestReport], fake_full: Assistant
 ) -> None:
     server, _ = served
     history: list[dict[str, Any]] = [{"role": "user", "content": h} for h in q.history]
     got = server.retrieve(q.question, k=10, history=history or None)
-    want = real_assistant.retrieve(q.question, k=10, history=history or None)
+    want = fake_full.retrieve(q.question, k=10, history=history or None)
     assert [p.id for p in got] == [p.id for p in want]
     # Scores agree to the third decimal: under load, one passage's fused score once differed
     # in the fourth (0.6686 against 0.6697; see the closing note of issue 13).

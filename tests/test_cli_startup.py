@@ -140,7 +140,7 @@ def test_the_page_answers_once_before_it_says_ready(
 ) -> None:
     from assistant import Assistant
     from assistant.testing import FakeEmbedder
-    from ui.app import EXAMPLE_QUESTIONS, warm_up
+    from assistant_ui.app import EXAMPLE_QUESTIONS, warm_up
 
     fake = FakeEmbedder()
     settings = Settings(corpus_dir=letters_store.corpus_dir, vectorstore_dir=tmp_path / "vs")

@@ -3,8 +3,8 @@ every passage is still ``source[start:end]``.
 
 The text mixes arbitrary characters with the shapes the parser looks for (``<sup>1</sup>``,
 ``[3]``, ``⁴``, ``1. `` items, headings, blank lines, ``\\r\\n``, control characters, NFD
-accents). The pure functions get about 200 examples each; the one property that runs the real
-model (a question through ``Assistant.ask``) gets 20.
+accents). The pure functions get about 200 examples each; the one property that runs the whole
+chain (a question through ``Assistant.ask``, on the fake embedder) gets 50.
 """
 
 from __future__ import annotations
@@ -36,16 +36,16 @@ from assistant.prompts import CANNOT_ANSWER
 from assistant.sentences import sentence_spans
 from assistant.testing import fake_answerer
 from assistant.types import DocumentInfo, Passage
-from tests.conftest import SMALL_DOCS, small_corpus
-from tests.test_answers import check_citations
+from tests.conftest import SMALL_DOCS, fake, small_corpus
+from tests.helpers import check_citations
 
 # The autouse settings fixture only sets environment variables: sharing it between examples
 # is harmless.
 PURE = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-MODEL = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+CHAIN = settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 MARKERS = [
@@ -184,7 +184,10 @@ def test_questions_and_histories_are_accepted_or_refused_cleanly(
         assert q == question.strip() and 0 < len(q) <= SETTINGS.max_question_chars
         assert any(unicodedata.category(c)[0] in "LN" for c in q)
     malformed = any(
-        not isinstance(m, dict) or m.get("role") not in ("user", "assistant") for m in history
+        not isinstance(m, dict)
+        or m.get("role") not in ("user", "assistant")
+        or not isinstance(m.get("content"), str)
+        for m in history
     )
     try:
         kept, notes = trim_history(history, SETTINGS)  # type: ignore[arg-type]
@@ -194,7 +197,7 @@ def test_questions_and_histories_are_accepted_or_refused_cleanly(
     assert not malformed
     limit, cap = SETTINGS.max_history_turns, 4 * SETTINGS.max_question_chars
     usable = [c for m in history if isinstance(c := m["content"], str) and c.strip()]  # type: ignore[index]
-    assert [m["content"] for m in kept] == [c[:cap] for c in usable[-limit:]]
+    assert [m.content for m in kept] == [c[:cap] for c in usable[-limit:]]
     # anything left out or cut is said in a note
     assert bool(notes) == (len(usable) > limit or any(len(c) > cap for c in usable[-limit:]))
     if q is not None:
@@ -249,11 +252,11 @@ def _assert_resolves(ans: Answer, text: str) -> None:
         assert c.quote and c.quote == text[c.start : c.end]
 
 
-# -- the real model: a few random questions through the whole chain ----------------------------
+# -- random questions through the whole chain (the fake embedder) -----------------------------
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     tmp = tmp_path_factory.mktemp("fuzz")
-    a = Assistant(
+    a = fake(
         Settings(
             corpus_dir=small_corpus(tmp / "corpus", SMALL_DOCS[:1]), vectorstore_dir=tmp / "vs"
         )
@@ -280,8 +283,7 @@ ASKED = st.one_of(  # answerable first: hypothesis leans to the first branch
 )
 
 
-@pytest.mark.slow
-@MODEL
+@CHAIN
 @given(question=ASKED, history=st.just([]) | st.lists(VALID_MESSAGES, max_size=4))
 def test_random_questions_through_the_real_chain(
     tiny: Assistant, question: str, history: list[dict[str, str]]

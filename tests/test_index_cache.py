@@ -11,9 +11,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.index_cache import cache_folder, store_key
 from assistant.store import PassageStore
-from tests.conftest import CORPUS
-
-pytestmark = pytest.mark.slow
+from tests.conftest import CORPUS, fake
 
 QUESTION = "Why did Trotsky write to Krupskaya in May 1927?"
 
@@ -24,7 +22,7 @@ def ranked(a: Assistant) -> list[tuple[str, float]]:
 
 def ingested(settings: Settings) -> tuple[Assistant, list[tuple[str, float]]]:
     """An assistant over a fresh store, and its ranking (the first open writes the cache)."""
-    a = Assistant(settings)
+    a = fake(settings)
     a.ingest()
     return a, ranked(a)
 
@@ -49,7 +47,7 @@ def test_second_open_reads_the_cache_and_answers_the_same(
     first, expected = ingested(small_settings)
     assert [p.name for p in saved(small_settings)] == [store_key(first.store)]
     no_store_reads(monkeypatch)
-    second = Assistant(small_settings)
+    second = fake(small_settings)
     assert ranked(second) == expected
     assert second.retriever.passages == first.retriever.passages
     assert second.retriever.lexical.doc_freq == first.retriever.lexical.doc_freq
@@ -62,7 +60,7 @@ def test_an_ingest_that_changes_the_store_replaces_the_cache(small_settings: Set
     name = "trotsky_letter_to_cc_and_ccc_1923-10-08.txt"
     shutil.copyfile(CORPUS / name, small_settings.corpus_dir / name)
     a.ingest()
-    b = Assistant(small_settings)
+    b = fake(small_settings)
     assert any(p.doc_id == "trotsky-october-1923" for p in b.retriever.passages)
     after = saved(small_settings)
     assert len(after) == 1 and after != before  # the stale copy is gone
@@ -75,9 +73,9 @@ def test_a_damaged_cache_is_rebuilt_from_the_store(
     (folder,) = saved(small_settings)
     (folder / "passages.jsonl").write_text('["half a line', encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="assistant.index_cache"):
-        assert ranked(Assistant(small_settings)) == expected
+        assert ranked(fake(small_settings)) == expected
     assert "unreadable" in caplog.text
-    assert ranked(Assistant(small_settings)) == expected  # and written again whole
+    assert ranked(fake(small_settings)) == expected  # and written again whole
 
 
 def test_an_unwritable_cache_folder_only_costs_time(
@@ -86,7 +84,7 @@ def test_an_unwritable_cache_folder_only_costs_time(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be", encoding="utf-8")
     settings = small_settings.model_copy(update={"index_cache_dir": blocker})
-    a = Assistant(settings)
+    a = fake(settings)
     a.ingest()
     with caplog.at_level(logging.WARNING, logger="assistant.index_cache"):
         assert ranked(a)

@@ -1,4 +1,4 @@
-"""Ingestion with the real model into temporary stores: incremental, idempotent, safe."""
+"""Ingestion into temporary stores (the fake embedder): incremental, idempotent, safe."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from assistant import Assistant, Settings
 from assistant.errors import EmptyStoreError, IngestError, ModelError, StoreLockedError
 from assistant.ingest import writer_lock
 from assistant.store import PassageStore
-from tests.conftest import CORPUS
-
-pytestmark = pytest.mark.slow
+from tests.conftest import CORPUS, fake
 
 
 def ids_of(a: Assistant) -> set[str]:
@@ -21,7 +19,7 @@ def ids_of(a: Assistant) -> set[str]:
 
 
 def test_ingest_then_reingest_embeds_nothing(small_settings: Settings) -> None:
-    a = Assistant(small_settings)
+    a = fake(small_settings)
     first = a.ingest()
     assert (first.added, first.updated, first.removed, first.unchanged) == (2, 0, 0, 0)
     assert first.passages == first.embedded > 50
@@ -34,7 +32,7 @@ def test_ingest_then_reingest_embeds_nothing(small_settings: Settings) -> None:
 
 
 def test_edited_added_and_deleted_files(small_settings: Settings) -> None:
-    a = Assistant(small_settings)
+    a = fake(small_settings)
     a.ingest()
     corpus = small_settings.corpus_dir
     before = {p.id: p.source for p in a.store.all_passages()}
@@ -59,7 +57,7 @@ def test_edited_added_and_deleted_files(small_settings: Settings) -> None:
 def test_interrupted_ingest_is_completed_without_duplicates(
     small_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clean = Assistant(
+    clean = fake(
         small_settings.model_copy(
             update={"vectorstore_dir": small_settings.vectorstore_dir.parent / "clean"}
         )
@@ -77,54 +75,55 @@ def test_interrupted_ingest_is_completed_without_duplicates(
         real_add(self, passages, vectors)
 
     monkeypatch.setattr(PassageStore, "add", failing_add)
-    a = Assistant(small_settings.model_copy(update={"write_batch_size": 16}))
+    a = fake(small_settings.model_copy(update={"write_batch_size": 16}))
     with pytest.raises(RuntimeError, match="power cut"):
         a.ingest()
     monkeypatch.setattr(PassageStore, "add", real_add)
-    report = Assistant(small_settings).ingest()
+    report = fake(small_settings).ingest()
     assert report.passages == len(expected)
-    assert ids_of(Assistant(small_settings)) == expected
+    assert ids_of(fake(small_settings)) == expected
 
 
 def test_second_writer_fails_fast(small_settings: Settings) -> None:
     with writer_lock(small_settings), pytest.raises(StoreLockedError, match="another ingest"):
-        Assistant(small_settings).ingest()
+        fake(small_settings).ingest()
 
 
 def test_bad_input_gets_clear_errors(tmp_path: Path, small_settings: Settings) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(IngestError, match=r"no \.txt or \.md files"):
-        Assistant(small_settings.model_copy(update={"corpus_dir": empty})).ingest()
+        fake(small_settings.model_copy(update={"corpus_dir": empty})).ingest()
     corpus = small_settings.corpus_dir
     (corpus / "broken.txt").write_bytes(b"\x00\xff binary")
-    report = Assistant(small_settings).ingest()
+    report = fake(small_settings).ingest()
     assert report.added == 2 and report.skipped == 1  # binary: skipped by name, not ingested
     assert any(w.startswith("broken.txt: looks binary") for w in report.warnings)
     with pytest.raises(ModelError, match="lacks"):
+        # the real embedder checks its model folder before it loads anything
         Assistant(small_settings.model_copy(update={"embedding_model": str(tmp_path)})).ingest()
 
 
 def test_asking_an_empty_store_says_to_ingest(small_settings: Settings) -> None:
     with pytest.raises(EmptyStoreError, match="assistant ingest"):
-        Assistant(small_settings).retrieve("Who was Kosior?")
+        fake(small_settings).retrieve("Who was Kosior?")
 
 
 def test_model_or_chunker_change_rebuilds(small_settings: Settings) -> None:
-    a = Assistant(small_settings)
+    a = fake(small_settings)
     a.ingest()
     a.store.set_state(replace(a.store.state(), model="another-model@torch"))
-    report = Assistant(small_settings).ingest()
+    report = fake(small_settings).ingest()
     assert report.rebuilt
     assert report.embedded == report.passages > 0
 
 
-def test_real_corpus_store_and_retrieval(real_assistant: Assistant) -> None:
-    assert real_assistant.store.count() > 3000
-    hits = real_assistant.retrieve("Who was Kosior?", k=5)
+def test_real_corpus_store_and_retrieval(fake_full: Assistant) -> None:
+    assert fake_full.store.count() > 3000
+    hits = fake_full.retrieve("Who was Kosior?", k=5)
     assert len(hits) == 5
     assert any("Kosior" in h.text for h in hits)
     for h in hits:
         assert (CORPUS.parent / h.source).read_text(encoding="utf-8")[h.start : h.end] == h.text
-    only = real_assistant.retrieve("Kosior fuss", k=5, doc_ids=["mcneal-krupskaya"])
+    only = fake_full.retrieve("Kosior fuss", k=5, doc_ids=["mcneal-krupskaya"])
     assert {h.doc_id for h in only} == {"mcneal-krupskaya"}

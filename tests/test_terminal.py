@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Citation, format_answer
-from assistant.cli import build_parser, main
+from assistant.cli import build_parser
 from assistant.settings import PROJECT_ROOT
 from tests.conftest import small_corpus
+from tests.fake_cli import fake_main
 
 QUOTE = "The regime is crude and disloyal.*<sup>5</sup> Do you think *Pravda* [26] said so?"
 
@@ -122,14 +123,13 @@ def test_chat_input_edits_lines_and_keeps_history(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.slow
 def test_ingest_shows_one_bar_and_each_warning_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     corpus = small_corpus(tmp_path / "corpus", ("sedova_letter_to_friends_1944-11-06.txt",))
     (corpus / "stray_note.txt").write_text("A stray note.\n\nAbout a samovar.\n", encoding="utf-8")
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(corpus))
-    assert main(["ingest"]) == 0
+    assert fake_main(["ingest"]) == 0
     err = capsys.readouterr()
     assert err.err.count("stray_note.txt: no manifest entry") == 1
     bars = re.findall(r"(\w+):\s+\d+%\|[^|]*\|\s*(\d+)/(\d+) ", err.err)

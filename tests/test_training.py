@@ -95,7 +95,7 @@ def test_triples_pair_the_evidence_with_a_passage_that_lacks_it() -> None:
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.real_model
 def test_train_smoke(tmp_path: Path) -> None:
     """20 questions, 2 steps, through `train` itself: a loadable fp16 model and a manifest."""
     corpus = small_corpus(tmp_path / "corpus", ("sedova_letter_to_friends_1944-11-06.txt",))

@@ -1,7 +1,7 @@
 """The running page, driven through its HTTP API with gradio_client (one Client = one session).
 
-A tiny real store (two short corpus files, the packaged model) backs the answer tests; a fake
-backend covers the error, streaming and security paths without a model.
+A tiny real store (two short corpus files, the fake embedder) backs the answer tests; a fake
+backend covers the error, streaming and security paths.
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ from assistant import (
 )
 from assistant_ui.app import build_app, launch, parse_auth, serve, sync_store
 from assistant_ui.feedback import read_jsonl
-from tests.conftest import SMALL_DOCS, small_corpus
+from tests.conftest import SMALL_DOCS, fake, small_corpus
 
 pytestmark = [
-    pytest.mark.slow,
     # gradio's own queue statistics use pandas options that pandas 3 deprecates
     pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*"),
 ]
@@ -81,13 +80,13 @@ def tiny_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(
         corpus_dir=corpus, vectorstore_dir=tmp / "vs", feedback_path=tmp / "fb" / "feedback.jsonl"
     )
-    Assistant(settings).ingest()
+    fake(settings).ingest()
     return settings
 
 
 @pytest.fixture(scope="module")
 def live(tiny_settings: Settings) -> Iterator[tuple[str, Recording]]:
-    backend = Recording(Assistant(tiny_settings))
+    backend = Recording(fake(tiny_settings))
     demo = build_app(backend)
     url = serve(demo, tiny_settings, port=free_port(), block=False)
     yield url, backend
@@ -271,10 +270,10 @@ def fake_app(tmp_path: Path) -> Iterator[Any]:
 
     def start(**settings: Any) -> tuple[str, Fake]:
         s = Settings(feedback_path=tmp_path / "fb.jsonl", **settings)
-        fake = Fake(s)
-        demo = build_app(fake)
+        backend = Fake(s)
+        demo = build_app(backend)
         demos.append(demo)
-        return serve(demo, s, port=free_port(), block=False), fake
+        return serve(demo, s, port=free_port(), block=False), backend
 
     yield start
     for d in demos:
@@ -282,11 +281,11 @@ def fake_app(tmp_path: Path) -> Iterator[Any]:
 
 
 def test_a_backend_error_shows_as_a_message(fake_app: Any) -> None:
-    url, fake = fake_app()
-    fake.fail = AssistantError("the chat model at http://x did not answer; start it.")
+    url, backend = fake_app()
+    backend.fail = AssistantError("the chat model at http://x did not answer; start it.")
     chat, _, notice, box = ask(client(url), "Why?")
     assert chat == [] and "did not answer" in notice and box == "Why?"
-    fake.fail = RuntimeError("boom")
+    backend.fail = RuntimeError("boom")
     _, _, notice, _ = ask(client(url), "Why?")
     assert "Something went wrong" in notice and "RuntimeError" in notice
 
@@ -301,9 +300,9 @@ def test_llm_answers_stream(fake_app: Any) -> None:
 
 
 def test_the_queue_and_bind_address_come_from_settings(fake_app: Any) -> None:
-    url, fake = fake_app(ui_concurrency=3, ui_queue_size=7)
+    url, backend = fake_app(ui_concurrency=3, ui_queue_size=7)
     assert url.startswith("http://127.0.0.1:")
-    demo = build_app(fake)
+    demo = build_app(backend)
     assert demo._queue.max_size == 7
     assert demo._queue.default_concurrency_limit == 3
 
@@ -342,7 +341,7 @@ def test_sync_store_builds_a_missing_store_with_progress(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     corpus = small_corpus(tmp_path / "corpus", TINY[:1])
-    a = Assistant(Settings(corpus_dir=corpus, vectorstore_dir=tmp_path / "vs"))
+    a = fake(Settings(corpus_dir=corpus, vectorstore_dir=tmp_path / "vs"))
     assert sync_store(a) == ""  # nothing to warn the page's reader about
     out = capsys.readouterr().out
     assert "embedding sedova_letter_to_friends_1944-11-06.txt (file 1/1)" in out
