@@ -81,8 +81,9 @@ def _doc_ids(a: Any, wanted: list[str] | None) -> list[str] | None:
     known = a.searched(None)
     unknown = [d for d in wanted if d not in known]
     if unknown:
+        names = ", ".join(f"'{d}'" for d in unknown)  # main() escapes the whole message
         raise InvalidQuestionError(
-            f"unknown document id {', '.join(repr(escaped(d)) for d in unknown)}; the documents "
+            f"unknown document id {names}; the documents "
             f"are: {', '.join(known)} (`assistant docs` lists them with their titles)."
         )
     return wanted
