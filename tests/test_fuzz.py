@@ -29,10 +29,10 @@ from assistant.conversation import (
 from assistant.corpus import SourceFile, read_source
 from assistant.embedding import MODEL_MAX_TOKENS, PACKAGED, token_counts
 from assistant.lexical import tokenize
-from assistant.llm import check_reply
 from assistant.parsing import clean, parse
 from assistant.passages import Chunker
 from assistant.prompts import CANNOT_ANSWER
+from assistant.reply_check import check_reply
 from assistant.sentences import sentence_spans
 from assistant.testing import fake_answerer
 from assistant.types import DocumentInfo, Passage

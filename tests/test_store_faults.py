@@ -27,8 +27,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from assistant import Answer, Assistant, CorruptStoreError, IncompleteStoreError, Passage, Settings
 from assistant.generations import POINTER_FILE, Pointers
 from assistant.index_cache import PASSAGES_FILE, cache_folder
-from assistant.llm import check_reply
 from assistant.prompts import BUILDING_NOTE, INTERRUPTED_NOTE
+from assistant.reply_check import check_reply
 from assistant.settings import PROJECT_ROOT
 from assistant.store import PassageStore
 from tests.conftest import SMALL_DOCS, fake
