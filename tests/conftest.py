@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from langchain_core.language_models import BaseChatModel
 
 from assistant import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
@@ -65,9 +66,10 @@ def small_settings(tmp_path: Path) -> Settings:
     return Settings(corpus_dir=small_corpus(tmp_path / "corpus"), vectorstore_dir=tmp_path / "vs")
 
 
-def fake(settings: Settings) -> Assistant:
-    """An assistant on ``settings`` with the fake embedder: no model, milliseconds."""
-    return Assistant(settings, embedder=FakeEmbedder())
+def fake(settings: Settings, chat_model: BaseChatModel | None = None) -> Assistant:
+    """An assistant on ``settings`` with the fake embedder: no model, milliseconds (and the
+    chat model given, if any)."""
+    return Assistant(settings, embedder=FakeEmbedder(), chat_model=chat_model)
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ pytestmark = [
 
 # -- 1-4: questions ----------------------------------------------------------------------------
 def test_case_01_empty_store_says_run_ingest_and_calls_no_model(tmp_path: Path) -> None:
-    a = fake(settings_for(tmp_path, answerer="llm"))
-    a.chat_model = RecordingChat(responses=["What did Sedova write about the USSR?"])  # type: ignore[attr-defined]
+    model = RecordingChat(responses=["What did Sedova write about the USSR?"])
+    a = fake(settings_for(tmp_path), model)
     history = [{"role": "user", "content": SEDOVA_Q}, {"role": "assistant", "content": "She..."}]
     calls: list[Callable[[], object]] = [
         lambda: a.ask("And why did she write it?", history=history),  # a follow-up: condensing
@@ -49,7 +49,7 @@ def test_case_01_empty_store_says_run_ingest_and_calls_no_model(tmp_path: Path) 
     assert chat == [] and turns == [] and box == SEDOVA_Q
     assert "assistant ingest" in notice
     assert "Run <code>assistant ingest</code>" in page.status()
-    assert a.chat_model.seen == []  # type: ignore[attr-defined]
+    assert model.seen == []
 
 
 BLANK = ["", "   \n\t ", "?!…", "—«»", "\u200b\u200b", "...", "?" * 5000, "¿¡ — *** ### …"]
@@ -98,9 +98,8 @@ def test_case_04_off_corpus_questions_get_the_fixed_sentence(shared: Assistant) 
         }
     # A language model that makes things up: only sentences citing a given excerpt survive,
     # and every citation is one of the retrieved excerpts, quoted verbatim.
-    llm = fake(shared.settings.model_copy(update={"answerer": "llm"}))
     made_up_reply = "Feed the starter rye flour daily [1]. Use “filtered water only” [9]."
-    llm.chat_model = FakeListChatModel(responses=[made_up_reply, CANNOT_ANSWER])  # type: ignore[attr-defined]
+    llm = fake(shared.settings, FakeListChatModel(responses=[made_up_reply, CANNOT_ANSWER]))
     parts = llm.chain.parts
     state = chain_retrieve(parts, prepare(parts, {"question": OFF_CORPUS[0], "history": []}))
     given = {p.id for p in number_excerpts(state, parts.links.linked_excerpts).values()}

@@ -334,8 +334,9 @@ def test_an_llm_sentence_sharing_no_word_with_its_excerpt_loses_its_citation() -
 
 
 def test_a_made_up_llm_answer_through_ask_keeps_no_citation(shared: Assistant) -> None:
-    llm = fake(shared.settings.model_copy(update={"answerer": "llm"}))
-    llm.chat_model = FakeListChatModel(responses=["Feed the starter rye flour daily [1]."])  # type: ignore[attr-defined]
+    llm = fake(
+        shared.settings, FakeListChatModel(responses=["Feed the starter rye flour daily [1]."])
+    )
     ans = llm.ask("How do I make a sourdough starter?")
     assert "rye flour" not in ans.text and ans.answerer == "default (LLM answer uncited)"
     assert ans.abstained and ans.citations == []
