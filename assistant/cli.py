@@ -17,7 +17,7 @@ import shutil
 import sys
 from typing import Any, get_args
 
-from assistant.errors import AssistantError, InvalidQuestionError
+from assistant.errors import AssistantError
 from assistant.render import format_answer
 from assistant.safe_text import UNSAFE_RE, escaped
 
@@ -75,18 +75,11 @@ def settings_problem(exc: Exception) -> str | None:
 
 
 def _doc_ids(a: Any, wanted: list[str] | None) -> list[str] | None:
-    """``--doc`` ids, checked against the store's documents (an unknown one names them all)."""
-    if not wanted:
-        return None
-    known = a.searched(None)
-    unknown = [d for d in wanted if d not in known]
-    if unknown:
-        names = ", ".join(f"'{d}'" for d in unknown)  # main() escapes the whole message
-        raise InvalidQuestionError(
-            f"unknown document id {names}; the documents "
-            f"are: {', '.join(known)} (`assistant docs` lists them with their titles)."
-        )
-    return wanted
+    """``--doc`` ids, checked against the store's documents before anything else is done (an
+    unknown one names them all; a chat says so once, at its start)."""
+    from assistant.conversation import validate_doc_ids
+
+    return validate_doc_ids(wanted, a.snapshot().doc_ids) if wanted else None
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

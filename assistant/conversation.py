@@ -109,7 +109,8 @@ def validate_doc_ids(doc_ids: object, known: list[str]) -> list[str] | None:
     if unknown:
         names = ", ".join(f"'{escaped(str(d))}'" for d in unknown)
         raise InvalidQuestionError(
-            f"unknown document id {names}; the documents are: {', '.join(known)}."
+            f"unknown document id {names}; the documents are: {', '.join(known)} "
+            "(`assistant docs` or Assistant.documents() lists them with their titles)."
         )
     return list(doc_ids) or None
 
