@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from assistant.citations import SourceTexts
 from assistant.conversation import (
     History,
+    searched_ids,
     standalone_question,
     trim_history,
     validate_doc_ids,
@@ -169,9 +169,7 @@ class Assistant:
 
     def searched(self, doc_ids: Sequence[str] | None) -> tuple[str, ...]:
         """The ids of the documents a search limited to ``doc_ids`` covers (None: all)."""
-        known = self.snapshot().doc_ids
-        wanted = set(doc_ids or known)
-        return tuple(i for i in known if i in wanted)
+        return searched_ids(self.snapshot().doc_ids, doc_ids)
 
     def retrieve(
         self,
@@ -252,8 +250,7 @@ class Assistant:
         ``searched`` names the documents that were searched, its ``passages`` the passages it
         was built from.
         """
-        answer = self.chain.invoke(_input(question, history, doc_ids, mode))
-        return replace(answer, searched=self.searched(doc_ids))
+        return self.chain.invoke(_input(question, history, doc_ids, mode))
 
     def state_for(self, question: str, history: History | None = None) -> QuestionState:
         """What the answerer sees for a question: the prepared and retrieved state (for tools
@@ -275,10 +272,7 @@ class Assistant:
         The streamed text is provisional; the final Answer (always the last item) replaces it.
         With the default answerer only the Answer is yielded.
         """
-        for item in self.chain.stream(_input(question, history, doc_ids, mode)):
-            if isinstance(item, Answer):
-                item = replace(item, searched=self.searched(doc_ids))
-            yield item
+        yield from self.chain.stream(_input(question, history, doc_ids, mode))
 
 
 def _input(

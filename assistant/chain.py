@@ -24,6 +24,7 @@ from pydantic import BaseModel, RootModel
 
 from assistant.citations import SourceTexts, verify_answer
 from assistant.conversation import (
+    searched_ids,
     standalone_question,
     trim_history,
     validate_doc_ids,
@@ -163,4 +164,7 @@ def answer(parts: ChainParts, state: QuestionState) -> Answer:
 
 def _finished(parts: ChainParts, state: QuestionState, ans: Answer) -> Answer:
     ans = verify_answer(ans, state.snapshot.retriever.files, parts.sources)
-    return replace(ans, notes=[*state.notes, *ans.notes], passages=list(state.passages))
+    searched = searched_ids(state.snapshot.doc_ids, state.doc_ids)
+    return replace(
+        ans, notes=[*state.notes, *ans.notes], passages=list(state.passages), searched=searched
+    )

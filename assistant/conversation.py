@@ -115,6 +115,12 @@ def validate_doc_ids(doc_ids: object, known: list[str]) -> list[str] | None:
     return list(doc_ids) or None
 
 
+def searched_ids(known: Sequence[str], doc_ids: Sequence[str] | None) -> tuple[str, ...]:
+    """The ids of ``known`` that a search limited to ``doc_ids`` covers (None: all)."""
+    wanted = set(doc_ids or known)
+    return tuple(i for i in known if i in wanted)
+
+
 def trim_history(history: History | None, settings: Settings) -> tuple[tuple[Turn, ...], list[str]]:
     """Valid history messages, the most recent ``max_history_turns`` of them, plus notes
     saying how many older ones were left out and how many long ones were cut (never silently)."""

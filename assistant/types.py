@@ -118,7 +118,7 @@ class Answer:
     standalone_question: str = ""
     answerer: str = "default"
     notes: list[str] = field(default_factory=list)  # visible remarks: trimming, fallback, ...
-    searched: tuple[str, ...] = ()  # ids of the documents searched (set by Assistant.ask)
+    searched: tuple[str, ...] = ()  # ids of the documents searched (set by the chain)
     passages: list[Passage] = field(default_factory=list)  # retrieved, built from; best first
 
     def to_dict(self) -> dict[str, Any]:
