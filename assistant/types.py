@@ -195,11 +195,6 @@ class StoreState:
     docs: dict[str, DocRecord] = field(default_factory=dict)  # by source path
     partial: Partial | None = None
 
-    @property
-    def passages(self) -> int:
-        """The passages of the documents held whole."""
-        return sum(d.n for d in self.docs.values())
-
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
