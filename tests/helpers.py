@@ -26,6 +26,22 @@ SEDOVA = SMALL_DOCS[0]
 KRUPSKAYA_Q = "Why did Trotsky write to Krupskaya in May 1927?"
 SEDOVA_Q = "Why did Natalia Sedova reject the slogan of the defense of the USSR?"
 OFF_CORPUS = ("How do I make a sourdough starter?", "What is the boiling point of mercury?")
+LETTERS = (
+    "In October 1923 Trotsky wrote to the Central Committee about the regime inside the party "
+    "and the crisis of the economy, asking for a change of course.\n\n"
+    "The letter was followed by the statement of the forty-six, signed by prominent Bolsheviks "
+    "who shared his criticism of the secretarial apparatus.\n\n"
+    "In May 1927 Trotsky wrote to Krupskaya about the struggle against the opposition, which "
+    "Stalin had decided to turn from attrition into annihilation.\n"
+)
+
+
+def letters_corpus(folder: Path) -> Path:
+    """``folder``/corpus holding one small made-up document of three paragraphs."""
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    (corpus / "letters_1923-1927.txt").write_text(LETTERS, encoding="utf-8")
+    return corpus
 
 
 def settings_for(tmp_path: Path, names: tuple[str, ...] = (SEDOVA,), **kw: Any) -> Settings:

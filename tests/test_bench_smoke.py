@@ -10,23 +10,12 @@ import pytest
 from assistant.bench import add_bench_parser
 from benchmarks import all_bench, ingest_bench, plain_pipeline, query_bench, scale_bench
 from benchmarks.common import format_table, percentile
-
-PARAGRAPHS = (
-    "In October 1923 Trotsky wrote to the Central Committee about the regime inside the party "
-    "and the crisis of the economy, asking for a change of course.\n\n"
-    "The letter was followed by the statement of the forty-six, signed by prominent Bolsheviks "
-    "who shared his criticism of the secretarial apparatus.\n\n"
-    "In May 1927 Trotsky wrote to Krupskaya about the struggle against the opposition, which "
-    "Stalin had decided to turn from attrition into annihilation.\n"
-)
+from tests.helpers import letters_corpus
 
 
 @pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Path:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "letters_1923-1927.txt").write_text(PARAGRAPHS, encoding="utf-8")
-    return corpus
+    return letters_corpus(tmp_path)
 
 
 def test_table_has_a_ratio_per_row_and_a_dash_when_plain_has_none() -> None:

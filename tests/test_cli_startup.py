@@ -11,15 +11,8 @@ import pytest
 
 from assistant import cli
 from assistant.settings import PROJECT_ROOT, Settings
+from tests.helpers import letters_corpus
 
-LETTERS = (
-    "In October 1923 Trotsky wrote to the Central Committee about the regime inside the party "
-    "and the crisis of the economy, asking for a change of course.\n\n"
-    "The letter was followed by the statement of the forty-six, signed by prominent Bolsheviks "
-    "who shared his criticism of the secretarial apparatus.\n\n"
-    "In May 1927 Trotsky wrote to Krupskaya about the struggle against the opposition, which "
-    "Stalin had decided to turn from attrition into annihilation.\n"
-)
 QUESTION = "Why did Trotsky write to Krupskaya in May 1927?"
 # What the question path must not load: the ingest's model stack, and for --help the store's.
 MODEL_STACK = ("torch", "sentence_transformers", "transformers")
@@ -57,9 +50,7 @@ def letters_store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     from assistant import Assistant
 
     root = tmp_path_factory.mktemp("letters")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "letters_1923-1927.txt").write_text(LETTERS, encoding="utf-8")
+    corpus = letters_corpus(root)
     settings = Settings(corpus_dir=corpus, vectorstore_dir=root / "store")
     Assistant(settings).ingest()
     return settings

@@ -43,7 +43,7 @@ from assistant_ui.feedback import load_jsonl, read_jsonl
 from assistant_ui.render import Turn, answer_html, sources_html
 from tests.conftest import SMALL_DOCS, fake
 from tests.fake_cli import fake_main
-from tests.helpers import env_for, no_traceback, run_cli, settings_for
+from tests.helpers import SEDOVA_Q, env_for, no_traceback, run_cli, settings_for
 from tests.test_ui_app import Fake, free_port, texts
 
 pytestmark = [
@@ -51,8 +51,6 @@ pytestmark = [
 ]
 
 SEDOVA, MCNEAL = SMALL_DOCS
-SEDOVA_Q = "Why did Natalia Sedova reject the slogan of the defense of the USSR?"
-KRUPSKAYA_Q = "Why did Trotsky write to Krupskaya in May 1927?"
 
 
 # -- no network --------------------------------------------------------------------------------

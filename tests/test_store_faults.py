@@ -34,6 +34,8 @@ from assistant.store import PassageStore
 from tests.conftest import SMALL_DOCS, fake
 from tests.helpers import (
     CLI,
+    KRUPSKAYA_Q,
+    SEDOVA_Q,
     Progress,
     check_citations,
     chunked_ids,
@@ -48,8 +50,6 @@ pytestmark = [
 ]
 
 SEDOVA, MCNEAL = SMALL_DOCS
-SEDOVA_Q = "Why did Natalia Sedova reject the slogan of the defense of the USSR?"
-KRUPSKAYA_Q = "Why did Trotsky write to Krupskaya in May 1927?"
 
 
 def current_folder(s: Settings) -> Path:
